@@ -1,0 +1,149 @@
+//! State storage for dtm.
+//!
+//! A backend stores one opaque state document (bytes the engine serialises) and a lock. It knows
+//! nothing of plugins or of the document's shape; the engine owns both. Every backend offers the
+//! same guarantees: a read returns a [`Version`] token, a write is a compare-and-swap against the
+//! token the writer last saw, and a lock is exclusive, carries [`LockInfo`] about its holder and can
+//! be released by id by someone else (`dtm state unlock ID`).
+#![forbid(unsafe_code)]
+
+pub mod local;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Opaque version token of a stored document (a file generation, an S3 ETag, a resourceVersion).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Version(pub String);
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stored document and the version it was read at.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The document bytes, exactly as written.
+    pub bytes: Vec<u8>,
+    /// Token to pass to [`Backend::write`] to replace exactly this version.
+    pub version: Version,
+}
+
+/// Who holds a lock, recorded with it so a blocked user can see who to ask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// Lock id; `dtm state unlock ID` takes it.
+    pub id: String,
+    /// User name of the holder.
+    pub who: String,
+    /// Host name of the holder.
+    pub host: String,
+    /// Process id of the holder.
+    pub pid: u32,
+    /// The command that took the lock (`apply`, `destroy`, ...).
+    pub operation: String,
+    /// When the lock was taken, RFC 3339 UTC.
+    pub created: String,
+    /// dtm version of the holder.
+    pub version: String,
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}@{} (pid {}, `dtm {}`, since {}, lock id {})",
+            self.who, self.host, self.pid, self.operation, self.created, self.id
+        )
+    }
+}
+
+/// Errors from any backend.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The lock is held by someone else.
+    #[error("state {location} is locked by {holder}; wait for it to finish, or if that run is dead, release it with `dtm state unlock {}`", holder.id)]
+    Locked {
+        /// Where the state lives.
+        location: String,
+        /// The current holder.
+        holder: LockInfo,
+    },
+    /// A compare-and-swap write found a different version than the writer last read.
+    #[error("state {location} was changed by someone else since it was read (expected version {expected}, found {found}); nothing was written, re-run the command")]
+    Conflict {
+        /// Where the state lives.
+        location: String,
+        /// Version the writer expected.
+        expected: String,
+        /// Version found (or `none` if the document vanished).
+        found: String,
+    },
+    /// `unlock` was given an id that does not match the current lock.
+    #[error("state {location}: lock id {given} does not match the current lock ({current})")]
+    LockMismatch {
+        /// Where the state lives.
+        location: String,
+        /// The id given.
+        given: String,
+        /// The current lock, or `no lock`.
+        current: String,
+    },
+    /// The backend's options are invalid.
+    #[error("state backend `{backend}`: {message}")]
+    Config {
+        /// Backend name.
+        backend: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An I/O error on a local path.
+    #[error("state {location}: {action}: {source}")]
+    Io {
+        /// Path or description.
+        location: String,
+        /// What was being done.
+        action: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A remote store failed or could not be reached.
+    #[error("state {location}: {message}")]
+    Remote {
+        /// Where the state lives.
+        location: String,
+        /// What failed.
+        message: String,
+        /// Whether retrying might help.
+        retryable: bool,
+    },
+}
+
+/// Storage for one state document and its lock.
+///
+/// Implementations are blocking (remote backends drive their own runtime internally) and safe to
+/// share between threads.
+pub trait Backend: Send + Sync + fmt::Debug {
+    /// Human-readable location, used in every message (`local file ./devstream.state`).
+    fn location(&self) -> String;
+
+    /// Reads the document, or `None` if nothing was ever written.
+    fn read(&self) -> Result<Option<Snapshot>, BackendError>;
+
+    /// Writes the document if the stored version is still `expected` (`None`: nothing stored yet).
+    /// Returns the new version. On a mismatch returns [`BackendError::Conflict`] and writes nothing.
+    fn write(&self, bytes: &[u8], expected: Option<&Version>) -> Result<Version, BackendError>;
+
+    /// Takes the exclusive lock, or fails at once with [`BackendError::Locked`].
+    fn lock(&self, info: &LockInfo) -> Result<(), BackendError>;
+
+    /// Releases the lock if its id is `id`.
+    fn unlock(&self, id: &str) -> Result<(), BackendError>;
+
+    /// The current lock holder, if any.
+    fn lock_info(&self) -> Result<Option<LockInfo>, BackendError>;
+}
