@@ -1,1 +1,7 @@
-//! engine
+//! The dtm engine: config loading and validation, the plugin host, planning against state and
+//! live status, and the parallel executor. The CLI is a thin layer over this crate.
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod names;
+pub mod plugin;
