@@ -233,24 +233,23 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-/// Reads `status` and `outputs` from a create/update stdout that is a JSON object; other stdout
-/// is only logged.
-fn parse_result(
-    ctx: &Ctx,
-    role: &str,
-    stdout: &[u8],
-) -> Result<(Option<Value>, BTreeMap<String, Value>), PluginError> {
+/// What a create/update command printed: `status` and `outputs`, when its stdout is one JSON
+/// object with those keys. Other stdout is only logged.
+type Printed = (Option<Value>, Option<BTreeMap<String, Value>>);
+
+fn parse_result(ctx: &Ctx, role: &str, stdout: &[u8]) -> Result<Printed, PluginError> {
     let text = String::from_utf8_lossy(stdout);
     let text = text.trim();
     let Ok(Value::Object(mut object)) = serde_json::from_str::<Value>(text) else {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             ctx.debug(format!("{role}: {line}"));
         }
-        return Ok((None, BTreeMap::new()));
+        return Ok((None, None));
     };
     let outputs = match object.remove("outputs") {
-        None | Some(Value::Null) => BTreeMap::new(),
-        Some(Value::Object(map)) => map.into_iter().collect(),
+        None => None,
+        Some(Value::Null) => Some(BTreeMap::new()),
+        Some(Value::Object(map)) => Some(map.into_iter().collect()),
         Some(other) => {
             return Err(PluginError::internal(format!(
                 "the {role} command printed `outputs` as {}, but it must be a JSON object",
@@ -306,6 +305,12 @@ impl ExecPlugin {
     ) -> Result<Step, PluginError> {
         let output = execute(ctx, req, req.operation, role, command)?;
         let (printed_status, outputs) = parse_result(ctx, role, &output.stdout)?;
+        // An update that prints no `outputs` keeps the recorded ones.
+        let outputs = match (outputs, req.operation) {
+            (Some(outputs), _) => outputs,
+            (None, Operation::Update) => req.outputs.clone(),
+            (None, _) => BTreeMap::new(),
+        };
         // Record what `read` will report, so that an unchanged resource shows no drift.
         let status = match &req.options.read {
             Some(read) => match self.live(ctx, req, read)? {
