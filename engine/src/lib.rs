@@ -5,3 +5,8 @@
 pub mod config;
 pub mod names;
 pub mod plugin;
+pub mod executor;
+pub mod plan;
+pub mod state;
+pub mod store;
+pub mod workspace;

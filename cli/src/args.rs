@@ -1,0 +1,184 @@
+//! Command-line definitions (clap). Only shapes here; meaning is in `settings` and `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// dtm: bring your DevOps toolchain to the state one YAML file describes.
+#[derive(Debug, Parser)]
+#[command(name = "dtm", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    /// For people.
+    #[default]
+    Text,
+    /// One machine-readable JSON document on stdout.
+    Json,
+}
+
+/// Flags shared by every command that reads a config.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Config file, or a directory whose *.yaml/*.yml files are merged.
+    #[arg(short = 'f', long = "config-file", visible_alias = "file", value_name = "FILE|DIR", default_value = "config.yaml", env = "DTM_CONFIG")]
+    pub file: PathBuf,
+    /// Directory holding plugin libraries (searched before the config's pluginDir and the dtm home).
+    #[arg(long = "plugin-dir", short = 'd', value_name = "DIR", env = "DTM_PLUGIN_DIR")]
+    pub plugin_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Maximum number of plugin calls running at once.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub parallelism: u16,
+    /// How long to wait for a state lock held by someone else (e.g. 30s); default: fail at once.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// Step timeout for tools that set no `timeout` of their own.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+/// Confirmation flag for commands that change things.
+#[derive(Debug, Clone, Args)]
+pub struct ConfirmArgs {
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(short = 'y', long = "yes", alias = "auto-approve")]
+    pub yes: bool,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would do, without changing anything.
+    Plan {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Exit 0 when nothing would change, 2 when something would, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Create, update and delete tools so reality matches the config.
+    Apply {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
+    /// Delete the tools listed in the config (dependents first).
+    Delete {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
+    /// Delete everything recorded in state (dependents first).
+    Destroy {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
+    /// Check that the config is valid and reality matches it: exit 0 in sync, 2 changes pending, 1 error.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Show the resolved config or the recorded status of tools.
+    Show {
+        #[command(subcommand)]
+        what: ShowCommand,
+    },
+    /// List things.
+    List {
+        #[command(subcommand)]
+        what: ListCommand,
+    },
+    /// Print the dependency graph in Graphviz DOT.
+    Graph {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Inspect and repair state.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+    /// Print dtm's version and the plugin ABI it speaks.
+    Version {
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Print a shell completion script.
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `dtm show ...`
+#[derive(Debug, Subcommand)]
+pub enum ShowCommand {
+    /// The config after variables, env and apps are resolved (secrets masked), or a plugin's options schema.
+    Config {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Show this plugin's manifest and options schema instead.
+        #[arg(long, short = 'p', value_name = "PLUGIN")]
+        plugin: Option<String>,
+    },
+    /// Recorded and live status of each tool.
+    Status {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Only this tool (`name.instanceID`).
+        #[arg(long, short = 'i', value_name = "NAME.INSTANCE")]
+        id: Option<String>,
+    },
+}
+
+/// `dtm list ...`
+#[derive(Debug, Subcommand)]
+pub enum ListCommand {
+    /// Plugins found in the plugin directories.
+    Plugins {
+        /// Directory holding plugin libraries.
+        #[arg(long = "plugin-dir", short = 'd', value_name = "DIR", env = "DTM_PLUGIN_DIR")]
+        plugin_dir: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
+/// `dtm state ...`
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the tools recorded in state.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Show one recorded tool.
+    Show {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// `name.instanceID`.
+        id: String,
+    },
+    /// Release a lock left by a run that died.
+    Unlock {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The lock id printed in the "locked by" message.
+        lock_id: String,
+    },
+}

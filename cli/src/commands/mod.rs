@@ -1,0 +1,49 @@
+//! One module per command; `dispatch` routes to them.
+
+mod apply;
+mod completion;
+mod graph;
+mod list;
+mod plan;
+mod show;
+mod state;
+mod verify;
+mod version;
+
+use anyhow::{Context, Result};
+use dtm_engine::store::StateStore;
+
+use crate::args::{Cli, Command, ConfigArgs, ListCommand, ShowCommand, StateCommand};
+use crate::settings::{self, Resolved};
+
+/// Runs the parsed command; returns the exit code.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let exit = match cli.command {
+        Command::Plan { config, detailed_exitcode } => plan::run(&config, detailed_exitcode)?,
+        Command::Apply { config, confirm } => apply::run(&config, confirm.yes, apply::Kind::Apply)?,
+        Command::Delete { config, confirm } => apply::run(&config, confirm.yes, apply::Kind::Delete)?,
+        Command::Destroy { config, confirm } => apply::run(&config, confirm.yes, apply::Kind::Destroy)?,
+        Command::Verify { config } => verify::run(&config)?,
+        Command::Show { what: ShowCommand::Config { config, plugin } } => show::config(&config, plugin.as_deref())?,
+        Command::Show { what: ShowCommand::Status { config, id } } => show::status(&config, id.as_deref())?,
+        Command::List { what: ListCommand::Plugins { plugin_dir, output } } => list::plugins(plugin_dir.as_ref(), output)?,
+        Command::Graph { config } => graph::run(&config)?,
+        Command::State { command } => match command {
+            StateCommand::List { config } => state::list(&config)?,
+            StateCommand::Show { config, id } => state::show(&config, &id)?,
+            StateCommand::Unlock { config, lock_id } => state::unlock(&config, &lock_id)?,
+        },
+        Command::Version { output } => version::run(output)?,
+        Command::Completion { shell } => completion::run(shell)?,
+    };
+    Ok(exit.code())
+}
+
+/// Loads config, state and every plugin either of them needs.
+pub fn open(args: &ConfigArgs) -> Result<(Resolved, StateStore)> {
+    let mut resolved = settings::resolve(args)?;
+    let store = resolved.workspace.open_state()?;
+    let extra: Vec<String> = store.state.resources.values().map(|r| r.plugin.clone()).collect();
+    resolved.workspace.load_plugins(extra).context("cannot load plugins")?;
+    Ok((resolved, store))
+}

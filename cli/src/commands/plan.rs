@@ -1,0 +1,18 @@
+//! `dtm plan`: show what apply would do.
+
+use anyhow::Result;
+use dtm_engine::plan::Mode;
+
+use crate::args::{ConfigArgs, Output};
+use crate::exit::Exit;
+use crate::render;
+
+pub fn run(args: &ConfigArgs, detailed_exitcode: bool) -> Result<Exit> {
+    let (resolved, store) = super::open(args)?;
+    let plan = resolved.workspace.plan(&store.state, Mode::Apply)?;
+    match resolved.output {
+        Output::Json => render::json_out(&render::plan_json(&plan))?,
+        Output::Text => render::plan_text(&mut std::io::stdout().lock(), &plan)?,
+    }
+    Ok(if detailed_exitcode && plan.has_changes() { Exit::Changes } else { Exit::Ok })
+}

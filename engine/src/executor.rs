@@ -1,0 +1,633 @@
+//! The executor: walks the plan's dependency graph with N workers.
+//!
+//! One coordinator (the calling thread) owns the state. Workers run plugin steps and report back;
+//! the coordinator applies each result to the state and saves it before it schedules anything that
+//! depends on that result, so every completed change is durable before its dependents start.
+//! Results that arrive together are saved together (one write per batch, not per tool).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dtm_plugin_protocol::{Operation, Request, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{Config, Tool};
+use crate::plan::{Action, Change, Plan, Reason};
+use crate::plugin::{CallContext, HostError, LoadedPlugin, PluginEvent, request};
+use crate::state::{Lifecycle, PendingStep, Resource, now_rfc3339};
+use crate::store::StateStore;
+
+/// Something that happened during execution, for progress display.
+#[derive(Debug, Clone)]
+pub enum ExecEvent {
+    /// A step started.
+    Started {
+        /// Tool key.
+        key: String,
+        /// Action.
+        action: Action,
+    },
+    /// A plugin reported something.
+    Plugin {
+        /// Tool key.
+        key: String,
+        /// What.
+        event: PluginEvent,
+    },
+    /// A step completed.
+    Done {
+        /// Tool key.
+        key: String,
+        /// Action.
+        action: Action,
+        /// How long it took.
+        elapsed: Duration,
+    },
+    /// A step failed.
+    Failed {
+        /// Tool key.
+        key: String,
+        /// Action.
+        action: Action,
+        /// The error.
+        error: String,
+    },
+    /// A step was not run.
+    Skipped {
+        /// Tool key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Receives [`ExecEvent`]s; called from the coordinator and worker threads.
+pub type ExecSink = Arc<dyn Fn(ExecEvent) + Send + Sync>;
+
+/// How to execute.
+#[derive(Clone)]
+pub struct ExecOptions {
+    /// Workers.
+    pub parallelism: usize,
+    /// Stop scheduling (first Ctrl-C).
+    pub cancel: Arc<AtomicBool>,
+    /// Stop waiting for running steps (second Ctrl-C).
+    pub abandon: Arc<AtomicBool>,
+    /// Step timeout for tools without their own.
+    pub default_timeout: Duration,
+    /// Directory relative paths in options are resolved against.
+    pub workdir: PathBuf,
+    /// Progress sink.
+    pub events: ExecSink,
+}
+
+impl std::fmt::Debug for ExecOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecOptions").field("parallelism", &self.parallelism).finish_non_exhaustive()
+    }
+}
+
+/// What happened to one tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ToolResult {
+    /// Tool key.
+    pub key: String,
+    /// Planned action.
+    pub action: Action,
+    /// `done`, `unchanged`, `failed`, `skipped`.
+    pub result: String,
+    /// Error or skip reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Duration of the step in milliseconds, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<u64>,
+}
+
+/// The result of executing a plan.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outcome {
+    /// Per tool, in the order they finished.
+    pub results: Vec<ToolResult>,
+    /// Whether the run was interrupted.
+    pub interrupted: bool,
+    /// A failure that stopped the whole run (state could not be saved).
+    pub fatal: Option<String>,
+}
+
+impl Outcome {
+    /// Results with the given result word.
+    pub fn with_result<'a>(&'a self, result: &'a str) -> impl Iterator<Item = &'a ToolResult> + 'a {
+        self.results.iter().filter(move |r| r.result == result)
+    }
+
+    /// Whether everything that was planned succeeded.
+    pub fn success(&self) -> bool {
+        !self.interrupted && self.fatal.is_none() && self.results.iter().all(|r| r.result == "done" || r.result == "unchanged")
+    }
+}
+
+/// What the executor needs besides the plan and the state.
+#[derive(Debug)]
+pub struct ExecInput<'a> {
+    /// The config (tools' options, secrets, timeouts).
+    pub config: &'a Config,
+    /// Loaded plugins by name.
+    pub plugins: &'a HashMap<String, Arc<LoadedPlugin>>,
+}
+
+struct Job {
+    idx: usize,
+    plugin: Arc<LoadedPlugin>,
+    request: Request,
+    ctx: CallContext,
+}
+
+enum Msg {
+    Pending { idx: usize, data: Value, message: String },
+    Finished { idx: usize, result: Result<Response, HostError>, elapsed: Duration },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NodeState {
+    Waiting,
+    Running,
+    Finished,
+    Failed,
+    Skipped,
+}
+
+/// Executes `plan` against `store`, saving after every batch of completed steps.
+pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts: &ExecOptions) -> Outcome {
+    let changes: Vec<&Change> = plan.changes.iter().collect();
+    let n = changes.len();
+    let index: HashMap<&str, usize> = changes.iter().enumerate().map(|(i, c)| (c.key.as_str(), i)).collect();
+    let tools: HashMap<String, &Tool> = input.config.tools.iter().map(|t| (t.key(), t)).collect();
+
+    // Edges: deps[i] = nodes i waits for.
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, c) in changes.iter().enumerate() {
+        match c.action {
+            Action::Delete => {
+                // Wait for the deletion of everything that depends on this one.
+                for (j, other) in changes.iter().enumerate() {
+                    if other.action == Action::Delete && other.depends_on.iter().any(|d| d == &c.key) {
+                        deps[i].push(j);
+                    }
+                }
+            }
+            _ => {
+                for d in &c.depends_on {
+                    if let Some(&j) = index.get(d.as_str())
+                        && changes[j].action != Action::Delete
+                    {
+                        deps[i].push(j);
+                    }
+                }
+            }
+        }
+    }
+    let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let deletes_total = changes.iter().filter(|c| c.action == Action::Delete).count();
+    let mut deletes_left = deletes_total;
+
+    let mut node = vec![NodeState::Waiting; n];
+    let mut outcome = Outcome::default();
+    let mut ready: std::collections::VecDeque<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+    let mut running = 0usize;
+    let mut started_at: Vec<Option<Instant>> = vec![None; n];
+
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (msg_tx, msg_rx) = mpsc::channel::<Msg>();
+    let workers = opts.parallelism.max(1).min(n.max(1));
+
+    std::thread::scope(|scope| {
+        for w in 0..workers {
+            let job_rx = job_rx.clone();
+            let msg_tx = msg_tx.clone();
+            let spawned = std::thread::Builder::new().name(format!("dtm-worker-{w}")).spawn_scoped(scope, move || {
+                loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let t = Instant::now();
+                    let result = job.plugin.run(&job.request, &job.ctx);
+                    let _ = msg_tx.send(Msg::Finished { idx: job.idx, result, elapsed: t.elapsed() });
+                }
+            });
+            if spawned.is_err() && w == 0 {
+                outcome.fatal = Some("cannot start worker threads".into());
+                return;
+            }
+        }
+
+        let mut finished_batch: Vec<(usize, bool)> = Vec::new();
+        loop {
+            // Schedule.
+            let stopping = opts.cancel.load(Ordering::Relaxed) || outcome.fatal.is_some();
+            if !stopping {
+                let mut deferred = Vec::new();
+                while let Some(i) = ready.pop_front() {
+                    let c = changes[i];
+                    // Deletes run first; creates and updates wait until every delete is over.
+                    if c.action != Action::Delete && deletes_left > 0 {
+                        deferred.push(i);
+                        continue;
+                    }
+                    match prepare(c, i, &tools, input, store, opts, &msg_tx) {
+                        Prepared::Job(job) => {
+                            (opts.events)(ExecEvent::Started { key: c.key.clone(), action: c.action });
+                            node[i] = NodeState::Running;
+                            started_at[i] = Some(Instant::now());
+                            running += 1;
+                            if job_tx.send(*job).is_err() {
+                                outcome.fatal = Some("worker threads ended unexpectedly".into());
+                                break;
+                            }
+                        }
+                        Prepared::Unchanged => {
+                            node[i] = NodeState::Finished;
+                            outcome.results.push(ToolResult {
+                                key: c.key.clone(),
+                                action: c.action,
+                                result: "unchanged".into(),
+                                message: None,
+                                elapsed_ms: None,
+                            });
+                            finished_batch.push((i, true));
+                        }
+                        Prepared::Fail(error) => {
+                            node[i] = NodeState::Failed;
+                            (opts.events)(ExecEvent::Failed { key: c.key.clone(), action: c.action, error: error.clone() });
+                            if store.state.resources.contains_key(&c.key) {
+                                record_failure(store, c, &tools, input, &error, None);
+                            }
+                            outcome.results.push(ToolResult {
+                                key: c.key.clone(),
+                                action: c.action,
+                                result: "failed".into(),
+                                message: Some(error),
+                                elapsed_ms: None,
+                            });
+                            finished_batch.push((i, false));
+                        }
+                    }
+                }
+                ready.extend(deferred);
+            }
+
+            if finished_batch.is_empty() {
+                if running == 0 {
+                    break;
+                }
+                // Wait for at least one message, then drain what else arrived.
+                let mut msgs = Vec::new();
+                match msg_rx.recv() {
+                    Ok(m) => msgs.push(m),
+                    Err(_) => break,
+                }
+                while let Ok(m) = msg_rx.try_recv() {
+                    msgs.push(m);
+                }
+                for m in msgs {
+                    match m {
+                        Msg::Pending { idx, data, message } => {
+                            record_pending(store, changes[idx], &tools, input, data, message);
+                        }
+                        Msg::Finished { idx, result, elapsed } => {
+                            running -= 1;
+                            let c = changes[idx];
+                            match apply_result(store, c, &tools, input, result) {
+                                Ok(()) => {
+                                    node[idx] = NodeState::Finished;
+                                    (opts.events)(ExecEvent::Done { key: c.key.clone(), action: c.action, elapsed });
+                                    outcome.results.push(ToolResult {
+                                        key: c.key.clone(),
+                                        action: c.action,
+                                        result: "done".into(),
+                                        message: None,
+                                        elapsed_ms: Some(elapsed.as_millis() as u64),
+                                    });
+                                    finished_batch.push((idx, true));
+                                }
+                                Err(error) => {
+                                    node[idx] = NodeState::Failed;
+                                    (opts.events)(ExecEvent::Failed { key: c.key.clone(), action: c.action, error: error.clone() });
+                                    outcome.results.push(ToolResult {
+                                        key: c.key.clone(),
+                                        action: c.action,
+                                        result: "failed".into(),
+                                        message: Some(error),
+                                        elapsed_ms: Some(elapsed.as_millis() as u64),
+                                    });
+                                    finished_batch.push((idx, false));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+
+            // Persist before releasing dependents.
+            if let Err(e) = store.save() {
+                outcome.fatal = Some(format!("cannot save state: {e}"));
+                opts.cancel.store(true, Ordering::Relaxed);
+            }
+            for (i, ok) in std::mem::take(&mut finished_batch) {
+                if changes[i].action == Action::Delete {
+                    deletes_left -= 1;
+                }
+                if ok {
+                    for &j in &dependents[i] {
+                        remaining[j] -= 1;
+                        if remaining[j] == 0 && node[j] == NodeState::Waiting {
+                            ready.push_back(j);
+                        }
+                    }
+                } else {
+                    skip_dependents(i, &changes, &dependents, &mut node, &mut outcome, opts, &mut deletes_left);
+                }
+            }
+            if opts.cancel.load(Ordering::Relaxed) && running == 0 {
+                break;
+            }
+        }
+        drop(job_tx);
+    });
+
+    if opts.cancel.load(Ordering::Relaxed) && outcome.fatal.is_none() {
+        outcome.interrupted = true;
+    }
+    for (i, c) in changes.iter().enumerate() {
+        if node[i] == NodeState::Waiting {
+            let reason = if outcome.fatal.is_some() { "the run stopped: state could not be saved" } else { "interrupted" };
+            (opts.events)(ExecEvent::Skipped { key: c.key.clone(), reason: reason.into() });
+            outcome.results.push(ToolResult {
+                key: c.key.clone(),
+                action: c.action,
+                result: "skipped".into(),
+                message: Some(reason.into()),
+                elapsed_ms: None,
+            });
+        }
+    }
+    outcome
+}
+
+fn skip_dependents(
+    failed: usize,
+    changes: &[&Change],
+    dependents: &[Vec<usize>],
+    node: &mut [NodeState],
+    outcome: &mut Outcome,
+    opts: &ExecOptions,
+    deletes_left: &mut usize,
+) {
+    let mut stack = vec![(failed, changes[failed].key.clone())];
+    while let Some((i, cause)) = stack.pop() {
+        for &j in &dependents[i] {
+            if node[j] != NodeState::Waiting {
+                continue;
+            }
+            node[j] = NodeState::Skipped;
+            if changes[j].action == Action::Delete {
+                *deletes_left -= 1;
+            }
+            let reason = if changes[failed].action == Action::Delete {
+                format!("not deleted: {cause} depends on it and could not be deleted")
+            } else {
+                format!("dependency {cause} failed")
+            };
+            (opts.events)(ExecEvent::Skipped { key: changes[j].key.clone(), reason: reason.clone() });
+            outcome.results.push(ToolResult {
+                key: changes[j].key.clone(),
+                action: changes[j].action,
+                result: "skipped".into(),
+                message: Some(reason),
+                elapsed_ms: None,
+            });
+            stack.push((j, changes[failed].key.clone()));
+        }
+    }
+}
+
+enum Prepared {
+    Job(Box<Job>),
+    Unchanged,
+    Fail(String),
+}
+
+fn prepare(
+    c: &Change,
+    idx: usize,
+    tools: &HashMap<String, &Tool>,
+    input: &ExecInput<'_>,
+    store: &StateStore,
+    opts: &ExecOptions,
+    msg_tx: &mpsc::Sender<Msg>,
+) -> Prepared {
+    let Some(op) = c.action.operation() else { return Prepared::Unchanged };
+    let Some(plugin) = input.plugins.get(&c.plugin) else {
+        return Prepared::Fail(format!("plugin `{}` is not loaded", c.plugin));
+    };
+    let recorded = store.state.resources.get(&c.key);
+    let tool = tools.get(&c.key).copied();
+    let options = match (op, tool) {
+        (_, Some(tool)) => {
+            let lookup = |t: &str, k: &str| {
+                store
+                    .state
+                    .resources
+                    .get(t)
+                    .filter(|r| r.lifecycle == Lifecycle::Completed)
+                    .and_then(|r| r.outputs.get(k).cloned())
+            };
+            match crate::config::resolve_refs(&tool.options, &lookup) {
+                Ok(v) => v,
+                Err(unresolved) => {
+                    return Prepared::Fail(format!(
+                        "cannot resolve {}: the referenced tool has not produced that output",
+                        unresolved.join(", ")
+                    ));
+                }
+            }
+        }
+        (_, None) => recorded.map(|r| r.options.clone()).unwrap_or(Value::Null),
+    };
+    // An update planned only because an upstream might change its outputs is a no-op if the
+    // inputs turned out the same.
+    if op == Operation::Update
+        && c.reasons.iter().all(|r| matches!(r, Reason::UpstreamChanges(_)))
+        && let (Some(tool), Some(rec)) = (tool, recorded)
+        && store.state.redact(&options, &tool.secret_paths) == rec.options
+    {
+        return Prepared::Unchanged;
+    }
+    let pending = c
+        .resume
+        .as_ref()
+        .filter(|p| p.operation == op)
+        .map(|p| p.data.clone())
+        .or_else(|| recorded.and_then(|r| r.pending.as_ref()).filter(|p| p.operation == op).map(|p| p.data.clone()))
+        .unwrap_or(Value::Null);
+    let request = request(
+        op,
+        &c.key,
+        options,
+        recorded.map(|r| r.status.clone()).unwrap_or(Value::Null),
+        recorded.map(|r| r.outputs.clone()).unwrap_or_default(),
+        pending,
+        &opts.workdir,
+    );
+    let key = c.key.clone();
+    let events = opts.events.clone();
+    let tx = Mutex::new(msg_tx.clone());
+    let ctx = CallContext {
+        timeout: Some(tool.and_then(|t| t.timeout).unwrap_or(opts.default_timeout)),
+        cancel: opts.cancel.clone(),
+        abandon: opts.abandon.clone(),
+        events: Arc::new(move |event: PluginEvent| {
+            if let PluginEvent::Pending { data, message } = &event
+                && let Ok(tx) = tx.lock()
+            {
+                let _ = tx.send(Msg::Pending { idx, data: data.clone(), message: message.clone() });
+            }
+            events(ExecEvent::Plugin { key: key.clone(), event });
+        }),
+        secrets: tool.map(|t| t.secret_values.clone()).unwrap_or_default(),
+    };
+    Prepared::Job(Box::new(Job { idx, plugin: plugin.clone(), request, ctx }))
+}
+
+/// Creates or fetches the state entry for a change.
+fn entry<'s>(
+    store: &'s mut StateStore,
+    c: &Change,
+    tools: &HashMap<String, &Tool>,
+    input: &ExecInput<'_>,
+) -> &'s mut Resource {
+    let now = now_rfc3339();
+    let version = input.plugins.get(&c.plugin).map(|p| p.manifest().version.clone()).unwrap_or_default();
+    let tool = tools.get(&c.key).copied();
+    store.state.resources.entry(c.key.clone()).or_insert_with(|| Resource {
+        plugin: c.plugin.clone(),
+        instance_id: tool.map(|t| t.instance_id.clone()).unwrap_or_else(|| {
+            c.key.split_once('.').map(|(_, i)| i.to_string()).unwrap_or_default()
+        }),
+        plugin_version: version,
+        depends_on: c.depends_on.clone(),
+        options: Value::Null,
+        status: Value::Null,
+        outputs: BTreeMap::new(),
+        lifecycle: Lifecycle::Pending,
+        pending: None,
+        last_error: None,
+        created: now.clone(),
+        updated: now,
+        history: Vec::new(),
+    })
+}
+
+fn record_pending(
+    store: &mut StateStore,
+    c: &Change,
+    tools: &HashMap<String, &Tool>,
+    input: &ExecInput<'_>,
+    data: Value,
+    message: String,
+) {
+    let Some(op) = c.action.operation() else { return };
+    let now = now_rfc3339();
+    let r = entry(store, c, tools, input);
+    let since = r.pending.as_ref().filter(|p| p.operation == op).map(|p| p.since.clone()).unwrap_or_else(|| now.clone());
+    r.lifecycle = Lifecycle::Pending;
+    r.pending = Some(PendingStep { operation: op, data, message, since });
+    r.updated = now;
+}
+
+fn record_failure(
+    store: &mut StateStore,
+    c: &Change,
+    tools: &HashMap<String, &Tool>,
+    input: &ExecInput<'_>,
+    error: &str,
+    keep_pending: Option<bool>,
+) {
+    let now = now_rfc3339();
+    let r = entry(store, c, tools, input);
+    r.lifecycle = Lifecycle::Failed;
+    r.last_error = Some(error.to_string());
+    if keep_pending != Some(true) {
+        r.pending = None;
+    }
+    r.updated = now.clone();
+    r.record(c.action.as_str(), format!("failed: {error}"), &now);
+}
+
+fn apply_result(
+    store: &mut StateStore,
+    c: &Change,
+    tools: &HashMap<String, &Tool>,
+    input: &ExecInput<'_>,
+    result: Result<Response, HostError>,
+) -> Result<(), String> {
+    let now = now_rfc3339();
+    match result {
+        Ok(Response::Done { status, outputs }) => {
+            if c.action == Action::Delete {
+                store.state.resources.remove(&c.key);
+                return Ok(());
+            }
+            let tool = tools.get(&c.key).copied();
+            let options = match tool {
+                Some(t) => {
+                    let lookup = |tk: &str, k: &str| {
+                        store.state.resources.get(tk).and_then(|r| r.outputs.get(k).cloned())
+                    };
+                    let resolved = crate::config::resolve_refs(&t.options, &lookup).unwrap_or_else(|_| t.options.clone());
+                    store.state.redact(&resolved, &t.secret_paths)
+                }
+                None => Value::Null,
+            };
+            let version = input.plugins.get(&c.plugin).map(|p| p.manifest().version.clone()).unwrap_or_default();
+            let r = entry(store, c, tools, input);
+            r.options = options;
+            r.status = status;
+            r.outputs = outputs;
+            r.lifecycle = Lifecycle::Completed;
+            r.pending = None;
+            r.last_error = None;
+            r.plugin_version = version;
+            r.depends_on = c.depends_on.clone();
+            r.updated = now.clone();
+            r.record(c.action.as_str(), "ok".into(), &now);
+            Ok(())
+        }
+        Ok(other) => {
+            let error = format!("unexpected answer to {}: {other:?}", c.action.as_str());
+            record_failure(store, c, tools, input, &error, None);
+            Err(error)
+        }
+        Err(e) => {
+            // A timed-out or abandoned long-running step keeps its progress data: the next run resumes it.
+            let keep = matches!(e, HostError::Timeout { .. } | HostError::Abandoned { .. });
+            let error = e.to_string();
+            record_failure(store, c, tools, input, &error, Some(keep));
+            Err(error)
+        }
+    }
+}

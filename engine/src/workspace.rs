@@ -1,0 +1,267 @@
+//! A config bound to its plugins and its state backend: the operations the CLI commands use.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dtm_backends::{Backend, BackendError, LockInfo};
+use dtm_plugin_protocol::{Manifest, Operation, Response};
+use serde_json::Value;
+
+use crate::config::{Config, ConfigError};
+use crate::plan::{Live, Mode, Plan};
+use crate::plugin::{CallContext, HostError, LoadedPlugin, PluginHost, request};
+use crate::state::State;
+use crate::store::{StateStore, StoreError};
+
+/// Settings resolved from the command line, environment and config, once, by the caller.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where plugin libraries are looked for first, in order (`--plugin-dir`).
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Searched after the config's `pluginDir` (the dtm home's plugins, the executable's directory).
+    pub fallback_plugin_dirs: Vec<PathBuf>,
+    /// Concurrent plugin calls.
+    pub parallelism: usize,
+    /// Step timeout for tools without their own `timeout`.
+    pub default_timeout: Duration,
+    /// How long to wait for a state lock held by someone else.
+    pub lock_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            plugin_dirs: Vec::new(),
+            fallback_plugin_dirs: Vec::new(),
+            parallelism: 10,
+            default_timeout: Duration::from_secs(30 * 60),
+            lock_timeout: Duration::ZERO,
+        }
+    }
+}
+
+/// Errors from workspace operations.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A plugin could not be loaded or called.
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// State could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The backend failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// A plugin's version does not satisfy the tool's requirement.
+    #[error("{tool}: requires plugin `{plugin}` {requirement}, but the plugin found ({path}) is version {found}")]
+    PluginVersion {
+        /// Tool key.
+        tool: String,
+        /// Plugin.
+        plugin: String,
+        /// The requirement.
+        requirement: String,
+        /// Version found.
+        found: String,
+        /// Where.
+        path: String,
+    },
+    /// Reading live status failed for some tools.
+    #[error("cannot read the live status of {} tool{}:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Read(Vec<HostError>),
+    /// The state backend is not available in this build.
+    #[error("state backend `{0}` is not supported by this dtm yet; use `local`")]
+    UnsupportedBackend(String),
+}
+
+/// Opens the backend a config names.
+pub fn open_backend(config: &Config) -> Result<Box<dyn Backend>, EngineError> {
+    match config.state.backend.as_str() {
+        "local" => Ok(Box::new(dtm_backends::local::LocalBackend::from_options(&config.state.options, &config.dir)?)),
+        other => Err(EngineError::UnsupportedBackend(other.to_string())),
+    }
+}
+
+/// A loaded config with its plugins.
+#[derive(Debug)]
+pub struct Workspace {
+    /// The config.
+    pub config: Config,
+    /// The settings.
+    pub settings: Settings,
+    /// Loaded plugins by name.
+    pub plugins: HashMap<String, Arc<LoadedPlugin>>,
+    host: PluginHost,
+}
+
+impl Workspace {
+    /// Binds a config to settings; loads nothing yet.
+    pub fn new(config: Config, settings: Settings) -> Self {
+        Self { config, settings, plugins: HashMap::new(), host: PluginHost::default() }
+    }
+
+    /// The plugin directories to search: `--plugin-dir`, the config's `pluginDir`, fallbacks.
+    pub fn plugin_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = self.settings.plugin_dirs.clone();
+        if let Some(d) = &self.config.plugin_dir {
+            dirs.push(d.clone());
+        }
+        dirs.extend(self.settings.fallback_plugin_dirs.iter().cloned());
+        dirs
+    }
+
+    /// Loads every plugin the config names, plus `extra` (plugins of resources only in state),
+    /// checks version requirements, and validates the config against the plugins' manifests.
+    pub fn load_plugins(&mut self, extra: impl IntoIterator<Item = String>) -> Result<(), EngineError> {
+        let dirs = self.plugin_dirs();
+        let mut names: BTreeSet<String> = self.config.tools.iter().map(|t| t.plugin.clone()).collect();
+        let configured = names.clone();
+        names.extend(extra);
+        for name in names {
+            if self.plugins.contains_key(&name) {
+                continue;
+            }
+            match self.host.load_named(&name, &dirs) {
+                Ok(p) => {
+                    self.plugins.insert(name, p);
+                }
+                // An unknown plugin named by the config is reported by validation below, with
+                // its location; anything else is an error now.
+                Err(HostError::NotFound { .. }) if configured.contains(&name) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let manifests: BTreeMap<String, Manifest> =
+            self.plugins.iter().map(|(k, p)| (k.clone(), p.manifest().clone())).collect();
+        if let Err(e) = crate::config::validate_against_plugins(&self.config, &manifests) {
+            // Prefer the loader's explanation of a missing plugin: it says where it looked.
+            if let Some(name) = configured.iter().find(|n| !self.plugins.contains_key(*n)) {
+                self.host.load_named(name, &dirs)?;
+            }
+            return Err(e.into());
+        }
+        for tool in &self.config.tools {
+            if let (Some(req), Some(p)) = (&tool.version, self.plugins.get(&tool.plugin)) {
+                let found = semver::Version::parse(&p.manifest().version).ok();
+                if !found.as_ref().is_some_and(|v| req.matches(v)) {
+                    return Err(EngineError::PluginVersion {
+                        tool: tool.key(),
+                        plugin: tool.plugin.clone(),
+                        requirement: req.to_string(),
+                        found: p.manifest().version.clone(),
+                        path: p.path().display().to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the state store.
+    pub fn open_state(&self) -> Result<StateStore, EngineError> {
+        Ok(StateStore::open(open_backend(&self.config)?)?)
+    }
+
+    /// Reads the live status of `keys` (resources in state) in parallel.
+    pub fn read_live(&self, state: &State, keys: &[String]) -> Result<HashMap<String, Live>, EngineError> {
+        let tools: HashMap<String, &crate::config::Tool> = self.config.tools.iter().map(|t| (t.key(), t)).collect();
+        let jobs: Vec<&String> = keys.iter().filter(|k| state.resources.contains_key(*k)).collect();
+        let results: Mutex<Vec<(String, Result<Live, HostError>)>> = Mutex::new(Vec::with_capacity(jobs.len()));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let workers = self.settings.parallelism.max(1).min(jobs.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(key) = jobs.get(i) else { return };
+                        let r = self.read_one(state, key, tools.get(*key).copied());
+                        if let Ok(mut v) = results.lock() {
+                            v.push(((*key).clone(), r));
+                        }
+                    }
+                });
+            }
+        });
+        let mut live = HashMap::new();
+        let mut errors = Vec::new();
+        for (k, r) in results.into_inner().unwrap_or_default() {
+            match r {
+                Ok(l) => {
+                    live.insert(k, l);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() { Ok(live) } else { Err(EngineError::Read(errors)) }
+    }
+
+    fn read_one(&self, state: &State, key: &str, tool: Option<&crate::config::Tool>) -> Result<Live, HostError> {
+        let Some(res) = state.resources.get(key) else { return Ok(Live::Unknown) };
+        let Some(plugin) = self.plugins.get(&res.plugin) else { return Ok(Live::Unknown) };
+        let options = match tool {
+            Some(t) => crate::plan::resolve_from_state(t, state).0,
+            None => res.options.clone(),
+        };
+        let req = request(
+            Operation::Read,
+            key,
+            options,
+            res.status.clone(),
+            res.outputs.clone(),
+            Value::Null,
+            &self.config.dir,
+        );
+        let ctx = CallContext {
+            timeout: Some(tool.and_then(|t| t.timeout).unwrap_or(self.settings.default_timeout)),
+            secrets: tool.map(|t| t.secret_values.clone()).unwrap_or_default(),
+            ..CallContext::default()
+        };
+        match plugin.run(&req, &ctx)? {
+            Response::Done { status, .. } => Ok(Live::Present(status)),
+            Response::Absent => Ok(Live::Absent),
+            _ => Ok(Live::Unknown),
+        }
+    }
+
+    /// Reads live status for everything relevant to `mode` and plans.
+    pub fn plan(&self, state: &State, mode: Mode) -> Result<Plan, EngineError> {
+        let keys: Vec<String> = state.resources.keys().cloned().collect();
+        let live = self.read_live(state, &keys)?;
+        Ok(crate::plan::plan(&self.config, state, &live, mode))
+    }
+}
+
+use std::sync::Mutex;
+
+/// Holder information for a lock taken now by this process.
+pub fn lock_info(operation: &str) -> LockInfo {
+    LockInfo {
+        id: crate::state::random_hex(8),
+        who: whoami(),
+        host: hostname(),
+        pid: std::process::id(),
+        operation: operation.to_string(),
+        created: crate::state::now_rfc3339(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+fn whoami() -> String {
+    // Deliberately not from the environment of the engine's caller: USER is what every shell sets.
+    std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown-host".into())
+}
