@@ -1,0 +1,616 @@
+//! `apps:` and `pipelineTemplates:` (DevStream's app-centric format), expanded into tools.
+//!
+//! Per app (instanceID = app name):
+//! - `repoTemplate` → `repo-scaffolding` with `destinationRepo` (the app's `repo`),
+//!   `sourceRepo` (the template repo) and `vars` (the app's `spec` plus `repoTemplate.vars`);
+//! - each `ci` entry → a tool of its plugin type, depending on the scaffolding tool;
+//! - each `cd` entry → a tool of its plugin type, depending on the scaffolding and CI tools.
+//!
+//! See docs/config.md for the options each generated tool gets.
+
+use serde_json::{Map, Value};
+
+use super::decode::{Raw, ToolParts, ToolSrc, is_dns_label, join_path};
+use super::load::Loader;
+use super::suggest::hint;
+use super::template::{LATE_OPEN, SECRET_OPEN};
+use super::vars::node_value;
+use super::yaml::{Kind, Node, Pos, Style};
+
+const APP_KEYS: &[&str] = &["name", "spec", "repo", "repoTemplate", "ci", "cd"];
+const STAGE_KEYS: &[&str] = &["type", "templateName", "vars", "options"];
+/// CI plugins whose options DevStream shapes as `{pipeline: ..., scm: ...}`.
+const PIPELINE_PLUGINS: &[&str] = &[
+    "github-actions",
+    "gitlab-ci",
+    "jenkins-pipeline",
+    "ci-generic",
+];
+const ARGOCD: &str = "argocdapp";
+const SCAFFOLDING: &str = "repo-scaffolding";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Ci,
+    Cd,
+}
+
+/// What every tool generated for one app shares.
+#[derive(Debug)]
+struct App<'a> {
+    name: String,
+    name_pos: Pos,
+    repo: Node,
+    spec: Map<String, Value>,
+    spec_node: Option<&'a Node>,
+}
+
+impl Loader<'_> {
+    /// Expands every app into tools, in app order.
+    pub fn expand_apps(&mut self, raw: &Raw) -> Vec<ToolSrc> {
+        let mut out = Vec::new();
+        for (node, i) in &raw.apps {
+            self.expand_app(node, &format!("apps[{i}]"), raw, &mut out);
+        }
+        out
+    }
+
+    fn expand_app(&mut self, node: &Node, path: &str, raw: &Raw, out: &mut Vec<ToolSrc>) {
+        let Some(entries) = self.entries(node, path) else {
+            return;
+        };
+        let mut name = None;
+        let mut spec_node = None;
+        let mut repo = None;
+        let mut repo_template = None;
+        let mut ci: &[Node] = &[];
+        let mut cd: &[Node] = &[];
+        for (key, value) in self.check_keys(entries, APP_KEYS, path) {
+            let key_path = join_path(path, key);
+            match key {
+                "name" => name = self.string(value, &key_path).map(|s| (s, value.pos)),
+                "spec" if self.entries(value, &key_path).is_some() => spec_node = Some(value),
+                "repo" if self.entries(value, &key_path).is_some() => repo = Some(value),
+                "repoTemplate" if self.entries(value, &key_path).is_some() && !value.is_null() => {
+                    repo_template = Some(value);
+                }
+                "ci" => ci = self.items(value, &key_path, "CI pipelines").unwrap_or(&[]),
+                "cd" => cd = self.items(value, &key_path, "CD pipelines").unwrap_or(&[]),
+                _ => {}
+            }
+        }
+        let Some((name, name_pos)) = name else {
+            self.diags.push(
+                Some(node.pos),
+                join_path(path, "name"),
+                "app is missing `name` (it becomes the instanceID of the app's tools)",
+            );
+            return;
+        };
+        if !is_dns_label(&name) {
+            self.diags.push(
+                Some(name_pos),
+                join_path(path, "name"),
+                format!(
+                    "invalid app name `{name}`: it becomes an instanceID, so it must be a \
+                     DNS-1123 label (lower-case letters, digits and '-', starting and ending \
+                     with a letter or digit, at most 63 characters)"
+                ),
+            );
+            return;
+        }
+        let Some(repo) = repo.filter(|r| !r.is_null()) else {
+            self.diags.push(
+                Some(node.pos),
+                join_path(path, "repo"),
+                format!("app `{name}` is missing `repo` (where the app's code lives)"),
+            );
+            return;
+        };
+        let spec = match spec_node.map(node_value) {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        let app = App {
+            name,
+            name_pos,
+            repo: normalize_repo(repo),
+            spec,
+            spec_node,
+        };
+
+        let mut scaffolding_key = None;
+        if let Some(template) = repo_template
+            && let Some(tool) = self.scaffolding_tool(&app, template, node.pos, path)
+        {
+            scaffolding_key = Some(tool.tool.key());
+            out.push(tool);
+        }
+        let mut ci_keys = Vec::new();
+        for (j, entry) in ci.iter().enumerate() {
+            let deps: Vec<(String, Pos)> = scaffolding_key
+                .iter()
+                .map(|k| (k.clone(), entry.pos))
+                .collect();
+            let entry_path = format!("{path}.ci[{j}]");
+            if let Some(tool) = self.stage_tool(&app, entry, &entry_path, Stage::Ci, deps, raw) {
+                ci_keys.push(tool.tool.key());
+                out.push(tool);
+            }
+        }
+        for (j, entry) in cd.iter().enumerate() {
+            let deps: Vec<(String, Pos)> = scaffolding_key
+                .iter()
+                .chain(&ci_keys)
+                .map(|k| (k.clone(), entry.pos))
+                .collect();
+            let entry_path = format!("{path}.cd[{j}]");
+            if let Some(tool) = self.stage_tool(&app, entry, &entry_path, Stage::Cd, deps, raw) {
+                out.push(tool);
+            }
+        }
+    }
+
+    fn scaffolding_tool(
+        &mut self,
+        app: &App<'_>,
+        template: &Node,
+        app_pos: Pos,
+        path: &str,
+    ) -> Option<ToolSrc> {
+        let pos = template.pos;
+        let mut source = template.clone();
+        let mut template_vars = None;
+        if let Kind::Map(entries) = &mut source.kind
+            && let Some(i) = entries
+                .iter()
+                .position(|(k, _)| k.as_scalar() == Some("vars"))
+        {
+            template_vars = Some(entries.remove(i).1);
+        }
+        let source = normalize_repo(&source);
+        // The template repo sees the app's spec plus its own vars (which win).
+        let mut vars: Vec<(Node, Node)> = Vec::new();
+        if let Some(spec) = app.spec_node.and_then(Node::as_map) {
+            vars.extend(spec.iter().cloned());
+        }
+        if let Some(tv) = template_vars {
+            match tv.kind {
+                Kind::Map(entries) => {
+                    for (k, v) in entries {
+                        set(&mut vars, k, v);
+                    }
+                }
+                _ if tv.is_null() => {}
+                _ => self.diags.push(
+                    Some(tv.pos),
+                    join_path(path, "repoTemplate.vars"),
+                    format!("expected a mapping, found {}", tv.type_name()),
+                ),
+            }
+        }
+        let mut options = vec![
+            (key_node("destinationRepo", pos), app.repo.clone()),
+            (key_node("sourceRepo", pos), source),
+        ];
+        if !vars.is_empty() {
+            options.push((key_node("vars", pos), map_node(vars, pos)));
+        }
+        let options = map_node(options, pos);
+        self.build_tool(ToolParts {
+            plugin: SCAFFOLDING.into(),
+            plugin_pos: pos,
+            instance_id: app.name.clone(),
+            id_pos: app.name_pos,
+            deps: Vec::new(),
+            version: None,
+            timeout: None,
+            options: Some(&options),
+            pos: app_pos,
+            path: join_path(path, "repoTemplate"),
+        })
+    }
+
+    fn stage_tool(
+        &mut self,
+        app: &App<'_>,
+        entry: &Node,
+        path: &str,
+        stage: Stage,
+        deps: Vec<(String, Pos)>,
+        raw: &Raw,
+    ) -> Option<ToolSrc> {
+        let entries = self.entries(entry, path)?;
+        let mut kind = None;
+        let mut template_name = None;
+        let mut vars = None;
+        let mut options = None;
+        for (key, value) in self.check_keys(entries, STAGE_KEYS, path) {
+            let key_path = join_path(path, key);
+            match key {
+                "type" => kind = self.string(value, &key_path).map(|s| (s, value.pos)),
+                "templateName" => {
+                    template_name = self.string(value, &key_path).map(|s| (s, value.pos));
+                }
+                "vars" if self.entries(value, &key_path).is_some() => vars = Some(value),
+                "options" if self.entries(value, &key_path).is_some() && !value.is_null() => {
+                    options = Some(value.clone());
+                }
+                _ => {}
+            }
+        }
+        let what = match stage {
+            Stage::Ci => "CI",
+            Stage::Cd => "CD",
+        };
+        let Some((kind, kind_pos)) = kind else {
+            self.diags.push(
+                Some(entry.pos),
+                join_path(path, "type"),
+                format!(
+                    "{what} entry is missing `type`: a plugin such as github-actions or \
+                     argocdapp, or `template` with `templateName`"
+                ),
+            );
+            return None;
+        };
+
+        let (plugin, plugin_pos, base) = if kind == "template" {
+            let Some((template_name, tn_pos)) = template_name else {
+                self.diags.push(
+                    Some(kind_pos),
+                    join_path(path, "templateName"),
+                    "`type: template` needs `templateName`, the name of one of `pipelineTemplates`",
+                );
+                return None;
+            };
+            let Some(template) = raw.templates.get(&template_name) else {
+                self.diags.push(
+                    Some(tn_pos),
+                    join_path(path, "templateName"),
+                    format!(
+                        "unknown pipeline template `{template_name}`{}",
+                        hint(
+                            &template_name,
+                            raw.template_names.iter().map(String::as_str)
+                        )
+                    ),
+                );
+                return None;
+            };
+            // The template sees `appName`, the app's spec and this entry's vars (which win),
+            // then the global `vars:`.
+            let mut extra = Map::new();
+            extra.insert("appName".into(), Value::String(app.name.clone()));
+            extra.extend(app.spec.clone());
+            if let Some(Value::Object(entry_vars)) = vars.map(node_value) {
+                extra.extend(entry_vars);
+            }
+            let base = template
+                .options
+                .as_ref()
+                .filter(|o| !o.is_null())
+                .map(|o| self.instantiate(o, Some(&extra)));
+            if let Some(base) = &base
+                && base.as_map().is_none()
+            {
+                self.diags.push(
+                    Some(base.pos),
+                    format!("pipelineTemplates.{template_name}.options"),
+                    format!("expected a mapping, found {}", base.type_name()),
+                );
+                return None;
+            }
+            (template.plugin.clone(), tn_pos, base)
+        } else {
+            if let Some((_, pos)) = template_name {
+                self.diags.push(
+                    Some(pos),
+                    join_path(path, "templateName"),
+                    "`templateName` only applies with `type: template`",
+                );
+            }
+            if let Some(v) = vars {
+                self.diags.push(
+                    Some(v.pos),
+                    join_path(path, "vars"),
+                    "`vars` only applies with `type: template`; set the options directly",
+                );
+            }
+            (kind, kind_pos, None)
+        };
+
+        let merged = match (base, options) {
+            (Some(b), Some(o)) => merge(b, o),
+            (Some(b), None) => b,
+            (None, Some(o)) => o,
+            (None, None) => map_node(Vec::new(), entry.pos),
+        };
+        let options = if plugin == ARGOCD {
+            argocd_options(merged, app)
+        } else if PIPELINE_PLUGINS.contains(&plugin.as_str()) {
+            pipeline_options(merged, app)
+        } else {
+            merged
+        };
+        self.build_tool(ToolParts {
+            plugin,
+            plugin_pos,
+            instance_id: app.name.clone(),
+            id_pos: app.name_pos,
+            deps,
+            version: None,
+            timeout: None,
+            options: Some(&options),
+            pos: entry.pos,
+            path: path.to_owned(),
+        })
+    }
+}
+
+fn key_node(key: &str, pos: Pos) -> Node {
+    Node::scalar(key, Style::Quoted, pos)
+}
+
+fn str_node(value: &str, pos: Pos) -> Node {
+    Node::scalar(value, Style::Quoted, pos)
+}
+
+fn map_node(entries: Vec<(Node, Node)>, pos: Pos) -> Node {
+    Node {
+        kind: Kind::Map(entries),
+        pos,
+    }
+}
+
+/// Sets `key` in a list of entries, replacing an existing value.
+fn set(entries: &mut Vec<(Node, Node)>, key: Node, value: Node) {
+    let name = key.as_scalar().map(str::to_owned);
+    match entries
+        .iter_mut()
+        .find(|(k, _)| name.is_some() && k.as_scalar() == name.as_deref())
+    {
+        Some(slot) => slot.1 = value,
+        None => entries.push((key, value)),
+    }
+}
+
+fn get_mut<'n>(node: &'n mut Node, key: &str) -> Option<&'n mut Node> {
+    match &mut node.kind {
+        Kind::Map(entries) => entries
+            .iter_mut()
+            .find(|(k, _)| k.as_scalar() == Some(key))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// Adds `key: value` to a mapping node unless the key is there.
+fn set_default(node: &mut Node, key: &str, value: Node) {
+    let pos = node.pos;
+    if let Kind::Map(entries) = &mut node.kind
+        && !entries.iter().any(|(k, _)| k.as_scalar() == Some(key))
+    {
+        entries.push((key_node(key, pos), value));
+    }
+}
+
+/// Deep merge: mappings merge key by key, anything else in `over` replaces `base`.
+fn merge(base: Node, over: Node) -> Node {
+    match (base.kind, over.kind) {
+        (Kind::Map(mut entries), Kind::Map(over_entries)) => {
+            for (k, v) in over_entries {
+                let existing = entries
+                    .iter()
+                    .position(|(bk, _)| k.as_scalar().is_some() && bk.as_scalar() == k.as_scalar());
+                match existing {
+                    Some(i) => {
+                        let (bk, bv) = entries.remove(i);
+                        entries.insert(i, (bk, merge(bv, v)));
+                    }
+                    None => entries.push((k, v)),
+                }
+            }
+            Node {
+                kind: Kind::Map(entries),
+                pos: base.pos,
+            }
+        }
+        (_, kind) => Node {
+            kind,
+            pos: over.pos,
+        },
+    }
+}
+
+/// The text of a scalar that holds no secret or unbound expression.
+fn clear_text(node: &Node) -> Option<&str> {
+    node.as_scalar()
+        .filter(|s| !s.is_empty() && !s.contains(SECRET_OPEN) && !s.contains(LATE_OPEN))
+}
+
+/// Fills `scmType`, `owner` and `name` from `url` where they are not set, as DevStream does.
+fn normalize_repo(repo: &Node) -> Node {
+    let mut repo = repo.clone();
+    let Some(url_node) = repo.get("url").cloned() else {
+        return repo;
+    };
+    let Some(url) = clear_text(&url_node) else {
+        return repo;
+    };
+    let Some(parsed) = parse_repo_url(url) else {
+        return repo;
+    };
+    let pos = url_node.pos;
+    if let Some(scm) = parsed.scm_type {
+        set_default(&mut repo, "scmType", str_node(scm, pos));
+    }
+    if repo.get("org").is_none() {
+        set_default(&mut repo, "owner", str_node(&parsed.owner, pos));
+    }
+    set_default(&mut repo, "name", str_node(&parsed.name, pos));
+    repo
+}
+
+#[derive(Debug, PartialEq)]
+struct RepoUrl {
+    scm_type: Option<&'static str>,
+    owner: String,
+    name: String,
+}
+
+/// `https://github.com/owner/name(.git)`, `git@gitlab.com:group/sub/name.git`, ...
+fn parse_repo_url(url: &str) -> Option<RepoUrl> {
+    let rest = if let Some(r) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    {
+        r.to_owned()
+    } else {
+        let r = url.strip_prefix("ssh://").unwrap_or(url);
+        let r = r.split_once('@').map_or(r, |(_, host)| host);
+        r.replacen(':', "/", 1)
+    };
+    let (host, path) = rest.split_once('/')?;
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    let (owner, name) = path.rsplit_once('/')?;
+    if owner.is_empty() || name.is_empty() {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    let scm_type = if host.contains("github") {
+        Some("github")
+    } else if host.contains("gitlab") {
+        Some("gitlab")
+    } else {
+        None
+    };
+    Some(RepoUrl {
+        scm_type,
+        owner: owner.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+/// The URL to clone the app's repo from, if it can be told.
+fn clone_url(repo: &Node) -> Option<String> {
+    if let Some(url) = repo.get("url").and_then(clear_text) {
+        return Some(url.to_owned());
+    }
+    let owner = repo
+        .get("owner")
+        .or_else(|| repo.get("org"))
+        .and_then(clear_text)?;
+    let name = repo.get("name").and_then(clear_text)?;
+    let host = match repo.get("scmType").and_then(clear_text) {
+        Some("github") => "https://github.com",
+        Some("gitlab") => repo
+            .get("baseURL")
+            .and_then(clear_text)
+            .unwrap_or("https://gitlab.com"),
+        _ => return None,
+    };
+    Some(format!("{}/{owner}/{name}", host.trim_end_matches('/')))
+}
+
+/// CI plugins take `{pipeline: <options>, scm: <app repo>}`, with `pipeline.language` from the
+/// app's spec. Options that already have a `pipeline` key are taken as the full options.
+fn pipeline_options(merged: Node, app: &App<'_>) -> Node {
+    let pos = merged.pos;
+    let mut options = if merged.get("pipeline").is_some() {
+        merged
+    } else {
+        map_node(vec![(key_node("pipeline", pos), merged)], pos)
+    };
+    set_default(&mut options, "scm", app.repo.clone());
+    if let Some(language) = app.spec.get("language") {
+        let spec_pos = app.spec_node.map_or(pos, |n| n.pos);
+        let mut lang = vec![(
+            key_node("name", spec_pos),
+            Node::from_value(language, spec_pos),
+        )];
+        if let Some(framework) = app.spec.get("framework") {
+            lang.push((
+                key_node("framework", spec_pos),
+                Node::from_value(framework, spec_pos),
+            ));
+        }
+        if let Some(pipeline) = get_mut(&mut options, "pipeline") {
+            set_default(pipeline, "language", map_node(lang, spec_pos));
+        }
+    }
+    options
+}
+
+/// argocdapp defaults as DevStream sets them: the app, the in-cluster destination, and a Helm
+/// chart under `helm/<app>` in the app's repo.
+fn argocd_options(mut options: Node, app: &App<'_>) -> Node {
+    let pos = options.pos;
+    let entry = |k: &str, v: &str| (key_node(k, pos), str_node(v, pos));
+    set_default(
+        &mut options,
+        "app",
+        map_node(
+            vec![entry("name", &app.name), entry("namespace", "default")],
+            pos,
+        ),
+    );
+    set_default(
+        &mut options,
+        "destination",
+        map_node(
+            vec![
+                entry("server", "https://kubernetes.default.svc"),
+                entry("namespace", "default"),
+            ],
+            pos,
+        ),
+    );
+    let repo_url = clone_url(&app.repo);
+    match get_mut(&mut options, "source") {
+        Some(source) => {
+            if let Some(url) = &repo_url {
+                set_default(source, "repoURL", str_node(url, pos));
+            }
+        }
+        None => {
+            let mut source = vec![
+                entry("valuefile", "values.yaml"),
+                entry("path", &format!("helm/{}", app.name)),
+            ];
+            if let Some(url) = &repo_url {
+                source.push(entry("repoURL", url));
+            }
+            set_default(&mut options, "source", map_node(source, pos));
+        }
+    }
+    options
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_urls() {
+        assert_eq!(
+            parse_repo_url("https://github.com/devstream-io/service-a.git"),
+            Some(RepoUrl {
+                scm_type: Some("github"),
+                owner: "devstream-io".into(),
+                name: "service-a".into()
+            })
+        );
+        assert_eq!(
+            parse_repo_url("git@gitlab.com:group/sub/app.git"),
+            Some(RepoUrl {
+                scm_type: Some("gitlab"),
+                owner: "group/sub".into(),
+                name: "app".into()
+            })
+        );
+        assert_eq!(parse_repo_url("https://example.com"), None);
+    }
+}

@@ -1,0 +1,377 @@
+//! [`load`]: read the files, substitute `[[ ]]`, parse, decode, expand apps, check.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::decode::Raw;
+use super::template::{self, ExprKind, Section};
+use super::vars::{LateExpr, Secrets, VarDef};
+use super::yaml::{self, Pos};
+use super::{Config, ConfigError, Diagnostic, Loc, StateConfig};
+
+/// Problems found so far, each with the position it is about.
+#[derive(Debug, Default)]
+pub(crate) struct Diags {
+    pub files: Vec<PathBuf>,
+    list: Vec<(Option<Pos>, Diagnostic)>,
+}
+
+impl Diags {
+    pub fn loc(&self, pos: Pos) -> Loc {
+        Loc {
+            file: self
+                .files
+                .get(pos.file as usize)
+                .cloned()
+                .unwrap_or_default(),
+            line: pos.line as usize,
+            col: pos.col as usize,
+        }
+    }
+
+    pub fn push(&mut self, pos: Option<Pos>, key: impl Into<String>, message: impl Into<String>) {
+        let diagnostic = Diagnostic {
+            loc: pos.map(|p| self.loc(p)),
+            key: key.into(),
+            message: message.into(),
+        };
+        self.list.push((pos, diagnostic));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// All problems in file order (files in merge order), each once.
+    pub fn finish(mut self) -> Vec<Diagnostic> {
+        self.list
+            .sort_by(|a, b| (a.0, &a.1.key, &a.1.message).cmp(&(b.0, &b.1.key, &b.1.message)));
+        self.list.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        self.list.into_iter().map(|(_, d)| d).collect()
+    }
+}
+
+/// Everything loading needs while it goes: diagnostics, environment, secrets, variables.
+pub(crate) struct Loader<'e> {
+    pub diags: Diags,
+    pub env: &'e dyn Fn(&str) -> Option<String>,
+    pub secrets: Secrets,
+    pub late: Vec<LateExpr>,
+    pub vars: HashMap<String, VarDef>,
+    pub var_order: Vec<String>,
+}
+
+impl std::fmt::Debug for Loader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader")
+            .field("files", &self.diags.files)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One file on its way through loading.
+struct Source {
+    text: String,
+    exprs: Vec<template::Expr>,
+    sections: Vec<Section>,
+    /// Late token index of each expression inside `vars:` or `pipelineTemplates:`.
+    late: Vec<Option<usize>>,
+    /// Line range of `vars:` when its own parse failed (the full parse would repeat the error).
+    broken_vars: Option<(u32, u32)>,
+}
+
+/// Loads a config from a file or a directory (every `*.yaml`/`*.yml` in it, by name).
+///
+/// `env` looks up environment variables for `[[ env "NAME" ]]`; the CLI passes
+/// `|name| std::env::var(name).ok()`. Every problem that needs no plugin is reported at once as
+/// [`ConfigError::Invalid`].
+pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let (files, dir) = collect_files(path)?;
+    let mut sources = Vec::with_capacity(files.len());
+    for file in &files {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        let text = match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_owned(),
+            None => text,
+        };
+        let exprs = template::scan(&text);
+        let sections = template::sections(&text);
+        sources.push(Source {
+            late: vec![None; exprs.len()],
+            text,
+            exprs,
+            sections,
+            broken_vars: None,
+        });
+    }
+
+    let mut loader = Loader {
+        diags: Diags {
+            files: files.clone(),
+            ..Diags::default()
+        },
+        env,
+        secrets: Secrets::default(),
+        late: Vec::new(),
+        vars: HashMap::new(),
+        var_order: Vec::new(),
+    };
+
+    // Variables first: every file's `vars:`, so that any file may use any variable.
+    for (index, source) in sources.iter_mut().enumerate() {
+        loader.register_late(index, source);
+        loader.read_vars(index, source);
+    }
+    loader.check_vars();
+
+    let mut raw = Raw::default();
+    for (index, source) in sources.iter().enumerate() {
+        let file = file_index(index);
+        let (text, map) = loader.render_main(file, source);
+        match yaml::parse(&text, file, &map) {
+            Ok(parsed) => {
+                for (pos, message) in parsed.problems {
+                    loader.diags.push(Some(pos), String::new(), message);
+                }
+                if let Some(root) = parsed.root {
+                    let has_vars_section = source.sections.iter().any(|s| s.key == "vars");
+                    loader.decode_root(&root, has_vars_section, &mut raw);
+                }
+            }
+            Err((pos, message)) => {
+                let repeated = source
+                    .broken_vars
+                    .is_some_and(|(from, to)| (from..to).contains(&pos.line));
+                if !repeated {
+                    loader.diags.push(Some(pos), String::new(), message);
+                }
+            }
+        }
+    }
+
+    let mut tools = std::mem::take(&mut raw.tools);
+    let app_tools = loader.expand_apps(&raw);
+    tools.extend(app_tools);
+    loader.check_graph(&mut tools);
+
+    if !loader.diags.is_empty() {
+        return Err(ConfigError::Invalid(loader.diags.finish()));
+    }
+
+    let state = raw.state.unwrap_or_else(|| StateConfig {
+        backend: "local".into(),
+        options: serde_json::Map::new(),
+        loc: None,
+    });
+    let plugin_dir = raw.plugin_dir.map(|p| {
+        let p = PathBuf::from(p);
+        if p.is_absolute() { p } else { dir.join(p) }
+    });
+    Ok(Config {
+        files,
+        dir,
+        state,
+        plugin_dir,
+        plugin_registry: raw.plugin_registry,
+        tools: tools.into_iter().map(|t| t.tool).collect(),
+    })
+}
+
+fn file_index(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
+}
+
+/// The files to read and the directory relative paths are resolved against.
+fn collect_files(path: &Path) -> Result<(Vec<PathBuf>, PathBuf), ConfigError> {
+    let read_err = |source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if !meta.is_dir() {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        return Ok((vec![path.to_path_buf()], dir));
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(read_err)? {
+        let entry = entry.map_err(read_err)?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+        if !yaml || name.starts_with('.') {
+            continue;
+        }
+        let file = entry.path();
+        if std::fs::metadata(&file).is_ok_and(|m| m.is_file()) {
+            files.push(file);
+        }
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    if files.is_empty() {
+        return Err(ConfigError::Invalid(vec![Diagnostic {
+            loc: None,
+            key: String::new(),
+            message: format!(
+                "no config files in directory {}: expected at least one *.yaml or *.yml file",
+                path.display()
+            ),
+        }]));
+    }
+    Ok((files, path.to_path_buf()))
+}
+
+fn is_late_section(key: &str) -> bool {
+    key == "vars" || key == "pipelineTemplates"
+}
+
+impl Loader<'_> {
+    fn expr_pos(file: u32, expr: &template::Expr) -> Pos {
+        Pos {
+            file,
+            line: expr.line,
+            col: expr.col0 + 1,
+        }
+    }
+
+    /// Gives every expression inside `vars:` and `pipelineTemplates:` a late token.
+    fn register_late(&mut self, index: usize, source: &mut Source) {
+        let file = file_index(index);
+        let late_ranges: Vec<std::ops::Range<usize>> = source
+            .sections
+            .iter()
+            .filter(|s| is_late_section(&s.key))
+            .map(|s| s.range.clone())
+            .collect();
+        if late_ranges.is_empty() {
+            return;
+        }
+        for (i, expr) in source.exprs.iter().enumerate() {
+            if late_ranges.iter().any(|r| r.contains(&expr.range.start)) {
+                let fallback = fallback_text(&expr.kind);
+                let pos = Self::expr_pos(file, expr);
+                self.late_token(expr.kind.clone(), pos, fallback);
+                source.late[i] = Some(self.late.len() - 1);
+            }
+        }
+    }
+
+    fn late_text(&self, index: usize) -> String {
+        format!("{}{index}{}", template::LATE_OPEN, template::LATE_CLOSE)
+    }
+
+    /// Parses the file's `vars:` section on its own (the rest of the file may not be YAML until
+    /// substituted) and defines its variables.
+    fn read_vars(&mut self, index: usize, source: &mut Source) {
+        let file = file_index(index);
+        let Some(section) = source.sections.iter().find(|s| s.key == "vars") else {
+            return;
+        };
+        let (text, map) = template::render(
+            &source.text,
+            section.range.clone(),
+            section.line,
+            &source.exprs,
+            |i, _| source.late[i].map(|l| self.late_text(l)),
+        );
+        let parsed = match yaml::parse(&text, file, &map) {
+            Ok(parsed) => parsed,
+            Err((pos, message)) => {
+                let lines = source.text[section.range.clone()].lines().count();
+                let end = section.line + u32::try_from(lines).unwrap_or(u32::MAX);
+                source.broken_vars = Some((section.line, end));
+                self.diags.push(Some(pos), "vars", message);
+                return;
+            }
+        };
+        // Problems inside `vars:` show up again in the full parse; report them there.
+        let Some(vars) = parsed.root.as_ref().and_then(|r| r.get("vars")) else {
+            return;
+        };
+        if vars.is_null() {
+            return;
+        }
+        let Some(entries) = vars.as_map() else {
+            self.diags.push(
+                Some(vars.pos),
+                "vars",
+                format!(
+                    "expected a mapping of variable names to values, found {}",
+                    vars.type_name()
+                ),
+            );
+            return;
+        };
+        for (key, value) in entries {
+            match key.as_scalar() {
+                Some(name) if template::is_var_name(name) => {
+                    self.define_var(name, value.clone(), key.pos);
+                }
+                _ => self.diags.push(
+                    Some(key.pos),
+                    "vars",
+                    format!(
+                        "invalid variable name `{}`: use letters, digits, `_` and `-`, starting \
+                         with a letter or `_`",
+                        key.as_scalar().unwrap_or("?")
+                    ),
+                ),
+            }
+        }
+    }
+
+    /// Substitutes the file's text: variables as text, secrets as tokens, late tokens inside
+    /// `vars:` and `pipelineTemplates:`.
+    fn render_main(&mut self, file: u32, source: &Source) -> (String, template::SourceMap) {
+        let mut replacements: Vec<Option<String>> = Vec::with_capacity(source.exprs.len());
+        for (i, expr) in source.exprs.iter().enumerate() {
+            let replacement = if let Some(l) = source.late[i] {
+                Some(self.late_text(l))
+            } else {
+                let pos = Self::expr_pos(file, expr);
+                let report = !expr.in_comment;
+                let substituted = match &expr.kind {
+                    ExprKind::Var(path) => self
+                        .lookup(path, pos, None, report)
+                        .map(|v| super::vars::value_text(&v)),
+                    ExprKind::Env(name) => self.env_token(name, pos, report),
+                    ExprKind::Invalid(message) => {
+                        if report {
+                            self.diags.push(Some(pos), String::new(), message.clone());
+                        }
+                        None
+                    }
+                };
+                match substituted {
+                    Some(text) => Some(text),
+                    // Already reported; a plain word keeps the parse going without follow-up
+                    // errors. In a comment, leave the text alone.
+                    None if expr.in_comment => None,
+                    None => Some(fallback_text(&expr.kind)),
+                }
+            };
+            replacements.push(replacement);
+        }
+        template::render(
+            &source.text,
+            0..source.text.len(),
+            1,
+            &source.exprs,
+            |i, _| replacements[i].take(),
+        )
+    }
+}
+
+/// What stands in for an expression that could not be substituted.
+fn fallback_text(kind: &ExprKind) -> String {
+    match kind {
+        ExprKind::Var(path) => path.join("."),
+        ExprKind::Env(name) => name.clone(),
+        ExprKind::Invalid(_) => "invalid-expression".into(),
+    }
+}

@@ -1,0 +1,162 @@
+//! Loading and validating configs: DevStream v0.10+ format plus dtm's additions.
+//!
+//! The entry points are [`load`] (parse, substitute variables, expand apps, check everything that
+//! needs no plugin) and [`validate_against_plugins`] (unknown plugins, options vs JSON Schema,
+//! references to outputs a plugin does not declare). Both report every problem at once.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+mod apps;
+mod decode;
+mod graph;
+mod load;
+mod plugins;
+mod refs;
+mod suggest;
+mod template;
+mod vars;
+mod yaml;
+
+pub use load::load;
+pub use plugins::validate_against_plugins;
+pub use refs::resolve_refs;
+
+/// A position in a config file, 1-based.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Loc {
+    /// The file.
+    pub file: PathBuf,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub col: usize,
+}
+
+impl fmt::Display for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+/// One problem found in a config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Where (None when the problem has no single place, e.g. an empty directory).
+    pub loc: Option<Loc>,
+    /// The offending key or dotted path (`tools[2].dependsOn`), may be empty.
+    pub key: String,
+    /// What is wrong and, where possible, what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(loc) = &self.loc {
+            write!(f, "{loc}: ")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, "`{}`: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Errors from loading a config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The path given with `-f` could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// One or more problems; all of them, in file order.
+    #[error("{} problem{} in config:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Diagnostic>),
+}
+
+/// The `config.state` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateConfig {
+    /// `local` (default), `s3`, `k8s`/`kubernetes`.
+    pub backend: String,
+    /// Backend options as written (after variable substitution).
+    pub options: serde_json::Map<String, Value>,
+    /// Where the section is (None when defaulted).
+    pub loc: Option<Loc>,
+}
+
+/// A validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Files the config was read from, in merge order.
+    pub files: Vec<PathBuf>,
+    /// Directory relative paths are resolved against: the file's directory, or the directory
+    /// given with `-f`.
+    pub dir: PathBuf,
+    /// State backend; defaults to local `devstream.state`.
+    pub state: StateConfig,
+    /// `config.pluginDir`, resolved against `dir`.
+    pub plugin_dir: Option<PathBuf>,
+    /// `config.pluginRegistry`, if any.
+    pub plugin_registry: Option<String>,
+    /// Tool instances, in file order, with `apps:` already expanded.
+    pub tools: Vec<Tool>,
+}
+
+/// One tool instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tool {
+    /// Plugin name (`tools[].name`).
+    pub plugin: String,
+    /// `tools[].instanceID`.
+    pub instance_id: String,
+    /// Every dependency as `name.instanceID`: explicit `dependsOn` plus those implied by output
+    /// references, deduplicated, sorted.
+    pub depends_on: Vec<String>,
+    /// Optional plugin version requirement.
+    pub version: Option<semver::VersionReq>,
+    /// Optional per-tool timeout for each plugin step.
+    pub timeout: Option<Duration>,
+    /// Options with `[[ ]]` variables substituted and secrets in clear text; output references
+    /// `${{ a.b.outputs.c }}` are still in place (see [`OutputRef`]).
+    pub options: Value,
+    /// JSON pointers (into `options`) of string values that carry a secret.
+    pub secret_paths: Vec<String>,
+    /// The clear-text secret values used by this tool, for masking logs.
+    pub secret_values: Vec<String>,
+    /// Every output reference in `options`.
+    pub refs: Vec<OutputRef>,
+    /// Where the tool is defined.
+    pub loc: Loc,
+    /// Location of each option value, keyed by JSON pointer, for schema errors.
+    pub option_locs: BTreeMap<String, Loc>,
+}
+
+impl Tool {
+    /// `name.instanceID`, the tool's key everywhere.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.plugin, self.instance_id)
+    }
+}
+
+/// One `${{ tool.instance.outputs.key }}` occurrence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRef {
+    /// `name.instanceID` of the referenced tool.
+    pub tool: String,
+    /// Output key.
+    pub key: String,
+    /// JSON pointer (into options) of the string holding the reference.
+    pub pointer: String,
+    /// Where it is.
+    pub loc: Loc,
+}

@@ -1,0 +1,56 @@
+//! "Did you mean ...?" for misspelled keys and names.
+
+/// The candidate closest to `word`, if one is close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let lower = word.to_lowercase();
+    let mut best: Option<(f64, &'a str)> = None;
+    for candidate in candidates {
+        if candidate == word {
+            continue;
+        }
+        let cand_lower = candidate.to_lowercase();
+        if cand_lower == lower {
+            return Some(candidate);
+        }
+        let distance = strsim::damerau_levenshtein(&lower, &cand_lower);
+        let similarity = strsim::jaro_winkler(&lower, &cand_lower);
+        let close = distance <= 2.min(lower.chars().count() / 3 + 1) || similarity >= 0.88;
+        if close && best.is_none_or(|(s, _)| similarity > s) {
+            best = Some((similarity, candidate));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// `"; did you mean `x`?"`, or nothing.
+pub(crate) fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    did_you_mean(word, candidates)
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let keys = [
+            "name",
+            "instanceID",
+            "dependsOn",
+            "options",
+            "version",
+            "timeout",
+        ];
+        assert_eq!(did_you_mean("instanceId", keys), Some("instanceID"));
+        assert_eq!(did_you_mean("dependOn", keys), Some("dependsOn"));
+        assert_eq!(did_you_mean("optoins", keys), Some("options"));
+        assert_eq!(did_you_mean("flavour", keys), None);
+        assert_eq!(did_you_mean("x", keys), None);
+    }
+}
