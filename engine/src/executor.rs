@@ -74,9 +74,9 @@ pub type ExecSink = Arc<dyn Fn(ExecEvent) + Send + Sync>;
 pub struct ExecOptions {
     /// Workers.
     pub parallelism: usize,
-    /// Stop scheduling (first Ctrl-C).
-    pub cancel: Arc<AtomicBool>,
-    /// Stop waiting for running steps (second Ctrl-C).
+    /// Stop scheduling; let running steps finish (first Ctrl-C, or a fatal error).
+    pub interrupt: Arc<AtomicBool>,
+    /// Ask running steps to stop and stop waiting for them (second Ctrl-C).
     pub abandon: Arc<AtomicBool>,
     /// Step timeout for tools without their own.
     pub default_timeout: Duration,
@@ -238,7 +238,7 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
         let mut finished_batch: Vec<(usize, bool)> = Vec::new();
         loop {
             // Schedule.
-            let stopping = opts.cancel.load(Ordering::Relaxed) || outcome.fatal.is_some();
+            let stopping = opts.interrupt.load(Ordering::Relaxed) || outcome.fatal.is_some();
             if !stopping {
                 let mut deferred = Vec::new();
                 while let Some(i) = ready.pop_front() {
@@ -345,7 +345,7 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
             // Persist before releasing dependents.
             if let Err(e) = store.save() {
                 outcome.fatal = Some(format!("cannot save state: {e}"));
-                opts.cancel.store(true, Ordering::Relaxed);
+                opts.interrupt.store(true, Ordering::Relaxed);
             }
             for (i, ok) in std::mem::take(&mut finished_batch) {
                 if changes[i].action == Action::Delete {
@@ -362,14 +362,14 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
                     skip_dependents(i, &changes, &dependents, &mut node, &mut outcome, opts, &mut deletes_left);
                 }
             }
-            if opts.cancel.load(Ordering::Relaxed) && running == 0 {
+            if opts.interrupt.load(Ordering::Relaxed) && running == 0 {
                 break;
             }
         }
         drop(job_tx);
     });
 
-    if opts.cancel.load(Ordering::Relaxed) && outcome.fatal.is_none() {
+    if opts.interrupt.load(Ordering::Relaxed) && outcome.fatal.is_none() {
         outcome.interrupted = true;
     }
     for (i, c) in changes.iter().enumerate() {
@@ -498,7 +498,8 @@ fn prepare(
     let tx = Mutex::new(msg_tx.clone());
     let ctx = CallContext {
         timeout: Some(tool.and_then(|t| t.timeout).unwrap_or(opts.default_timeout)),
-        cancel: opts.cancel.clone(),
+        interrupt: opts.interrupt.clone(),
+        cancel: opts.abandon.clone(),
         abandon: opts.abandon.clone(),
         events: Arc::new(move |event: PluginEvent| {
             if let PluginEvent::Pending { data, message } = &event
@@ -624,7 +625,7 @@ fn apply_result(
         }
         Err(e) => {
             // A timed-out or abandoned long-running step keeps its progress data: the next run resumes it.
-            let keep = matches!(e, HostError::Timeout { .. } | HostError::Abandoned { .. });
+            let keep = matches!(e, HostError::Timeout { .. } | HostError::Abandoned { .. } | HostError::Interrupted { .. });
             let error = e.to_string();
             record_failure(store, c, tools, input, &error, Some(keep));
             Err(error)

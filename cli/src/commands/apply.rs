@@ -151,7 +151,7 @@ fn locked(
     let progress = Progress::new(json);
     let opts = ExecOptions {
         parallelism: ws.settings.parallelism,
-        cancel: interrupt.cancel.clone(),
+        interrupt: interrupt.cancel.clone(),
         abandon: interrupt.abandon.clone(),
         default_timeout: ws.settings.default_timeout,
         workdir: ws.config.dir.clone(),

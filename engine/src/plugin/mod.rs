@@ -126,6 +126,17 @@ pub enum HostError {
         /// The timeout.
         after: Duration,
     },
+    /// A long-running step was not polled again because the user interrupted; its progress data
+    /// is kept and the next run resumes it.
+    #[error("`{operation}` for {instance} was paused by the interrupt while waiting ({message}); its progress is saved and the next run resumes it")]
+    Interrupted {
+        /// Tool instance.
+        instance: String,
+        /// Operation.
+        operation: Operation,
+        /// What it was waiting for.
+        message: String,
+    },
     /// The host stopped waiting because the user interrupted twice.
     #[error("`{operation}` for {instance} was abandoned on user interrupt; its outcome is unknown, so the tool is marked failed")]
     Abandoned {
@@ -222,10 +233,13 @@ pub type EventSink = Arc<dyn Fn(PluginEvent) + Send + Sync>;
 pub struct CallContext {
     /// Give up on the step after this long (all pending rounds together). None: wait forever.
     pub timeout: Option<Duration>,
-    /// Set by the host to ask the plugin to stop (first Ctrl-C); the plugin sees it through the
-    /// `cancelled` callback. Pending loops stop polling once it is set.
+    /// First Ctrl-C: the running call is allowed to finish, but a long-running step is not polled
+    /// again; it ends with [`HostError::Interrupted`] and its progress data is kept for resuming.
+    pub interrupt: Arc<AtomicBool>,
+    /// Asks the plugin to stop early; the plugin sees it through the `cancelled` callback.
     pub cancel: Arc<AtomicBool>,
-    /// Set to stop waiting for running calls altogether (second Ctrl-C).
+    /// Stop waiting for the running call altogether (second Ctrl-C): it is reported as
+    /// [`HostError::Abandoned`] and left to finish, or not, on its own thread.
     pub abandon: Arc<AtomicBool>,
     /// Receives log lines, progress and pending data.
     pub events: EventSink,
@@ -237,6 +251,7 @@ impl fmt::Debug for CallContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CallContext")
             .field("timeout", &self.timeout)
+            .field("interrupt", &self.interrupt)
             .field("cancel", &self.cancel)
             .field("abandon", &self.abandon)
             .field("secrets", &self.secrets.len())
@@ -248,6 +263,7 @@ impl Default for CallContext {
     fn default() -> Self {
         Self {
             timeout: None,
+            interrupt: Arc::default(),
             cancel: Arc::default(),
             abandon: Arc::default(),
             events: Arc::new(|_| {}),
@@ -347,10 +363,17 @@ impl LoadedPlugin {
                         data: pending.clone(),
                         message: mask_secrets(&message, &ctx.secrets),
                     });
-                    if ctx.cancel.load(Ordering::Relaxed) || ctx.abandon.load(Ordering::Relaxed) {
+                    if ctx.abandon.load(Ordering::Relaxed) {
                         return Err(HostError::Abandoned {
                             instance: request.instance.clone(),
                             operation: request.operation,
+                        });
+                    }
+                    if ctx.interrupt.load(Ordering::Relaxed) || ctx.cancel.load(Ordering::Relaxed) {
+                        return Err(HostError::Interrupted {
+                            instance: request.instance.clone(),
+                            operation: request.operation,
+                            message: mask_secrets(&message, &ctx.secrets),
                         });
                     }
                     let mut delay = Duration::from_millis(delay_ms.clamp(10, 60_000));
@@ -361,7 +384,7 @@ impl LoadedPlugin {
                         }
                         delay = delay.min(r);
                     }
-                    sleep_unless(delay, &ctx.cancel);
+                    sleep_unless(delay, &[&ctx.interrupt, &ctx.cancel, &ctx.abandon]);
                     request.pending = pending;
                 }
                 other => return Ok(other),
@@ -401,10 +424,9 @@ impl LoadedPlugin {
         let raw = self.raw;
         let max = self.max_response;
         let reply = match limit {
-            // No timeout: call on this thread; nothing to abandon.
-            None if !ctx.abandon.load(Ordering::Relaxed) && Arc::strong_count(&ctx.abandon) == 1 => {
-                raw.call(&shim, &bytes, max)
-            }
+            // No timeout: call on this thread. (The executor always sets one, so a second
+            // Ctrl-C can abandon its calls.)
+            None => raw.call(&shim, &bytes, max),
             _ => {
                 let (tx, rx) = std::sync::mpsc::sync_channel(1);
                 std::thread::Builder::new()
@@ -525,9 +547,9 @@ fn excerpt(bytes: &[u8]) -> String {
     if s.is_empty() { "(empty)".into() } else { s }
 }
 
-fn sleep_unless(total: Duration, flag: &AtomicBool) {
+fn sleep_unless(total: Duration, flags: &[&AtomicBool]) {
     let end = Instant::now() + total;
-    while !flag.load(Ordering::Relaxed) {
+    while !flags.iter().any(|f| f.load(Ordering::Relaxed)) {
         let now = Instant::now();
         if now >= end {
             break;
