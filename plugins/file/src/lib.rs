@@ -1,8 +1,9 @@
 //! The `file` plugin: manages one file's content and permission bits.
 //!
-//! Options (see `docs/plugins/file.md`): `path`, exactly one of `content` and `template`,
-//! `vars` (for `template`) and `mode`. The status is the live `{sha256, size, mode}` of the file,
-//! so an edit by hand shows as drift; the outputs are the absolute `path` and the `sha256`.
+//! Options (see `docs/plugins/file.md`): `path`, exactly one of `content`, `template` and
+//! `templateFile`, `vars` (for the templates) and `mode`. The status is the live
+//! `{sha256, size, mode}` of the file (plus `template_sha256` with `templateFile`), so an edit by
+//! hand shows as drift; the outputs are the absolute `path` and the `sha256`.
 //!
 //! Writes are atomic: the content goes to a temporary file in the same directory, which is then
 //! renamed over the target. Parent directories are created as needed.
@@ -29,15 +30,21 @@ pub struct Options {
     /// Path of the file. A relative path is resolved against the directory of the config file.
     #[schemars(length(min = 1))]
     pub path: String,
-    /// The file's exact content. Give exactly one of `content` and `template`.
+    /// The file's exact content. Give exactly one of `content`, `template` and `templateFile`.
     #[serde(default)]
     pub content: Option<String>,
-    /// The file's content as a template: each `[[ name ]]` is replaced by `vars.name`. Config
-    /// variables were already substituted by dtm; this is for values local to this file.
+    /// The file's content as a template: each `[[ name ]]` is replaced by `vars.name`. dtm
+    /// substitutes its own `[[ ]]` variables in the config text first, so placeholders written
+    /// here only reach the plugin if they came out of that substitution (see the docs); prefer
+    /// `templateFile`.
     #[serde(default)]
     pub template: Option<String>,
-    /// Values for the placeholders of `template`. Strings are inserted as they are, other values
-    /// as JSON.
+    /// A file holding the template, relative to the config's directory. dtm does not read it,
+    /// so its `[[ name ]]` placeholders are left for `vars`. A change to it shows as drift.
+    #[serde(default, rename = "templateFile")]
+    pub template_file: Option<String>,
+    /// Values for the placeholders of `template` or `templateFile`. Strings are inserted as they
+    /// are, other values as JSON.
     #[serde(default)]
     pub vars: BTreeMap<String, Value>,
     /// Permission bits as an octal string, e.g. `"0644"` or `"600"`. When absent, an existing
@@ -51,27 +58,34 @@ pub struct Options {
 #[derive(Debug, Default)]
 pub struct FilePlugin;
 
+/// Where the content comes from.
+enum Source<'a> {
+    Content(&'a str),
+    Template(&'a str),
+    TemplateFile(&'a str),
+}
+
 impl Options {
-    /// The content to write.
-    fn render(&self) -> Result<String, Problem> {
-        match (&self.content, &self.template) {
-            (Some(content), None) => Ok(content.clone()),
-            (None, Some(template)) => {
-                template::render(template, &self.vars).map_err(|message| Problem {
-                    path: "/template".into(),
-                    message,
-                })
-            }
-            (Some(_), Some(_)) => Err(Problem {
-                path: String::new(),
-                message: "give either `content` or `template`, not both".into(),
-            }),
-            (None, None) => Err(Problem {
-                path: String::new(),
-                message: "missing `content` or `template`: one of them says what the file holds"
-                    .into(),
-            }),
-        }
+    /// Which of `content`, `template` and `templateFile` is given (exactly one must be).
+    fn source(&self) -> Result<Source<'_>, Problem> {
+        let given = match (&self.content, &self.template, &self.template_file) {
+            (Some(c), None, None) => Some(Source::Content(c)),
+            (None, Some(t), None) => Some(Source::Template(t)),
+            (None, None, Some(f)) => Some(Source::TemplateFile(f)),
+            _ => None,
+        };
+        given.ok_or_else(|| {
+            let count = [self.content.is_some(), self.template.is_some(), self.template_file.is_some()]
+                .iter()
+                .filter(|given| **given)
+                .count();
+            let message = if count == 0 {
+                "missing `content`, `template` or `templateFile`: one of them says what the file holds"
+            } else {
+                "give only one of `content`, `template` and `templateFile`"
+            };
+            Problem { path: String::new(), message: message.into() }
+        })
     }
 
     fn mode_bits(&self) -> Result<Option<u32>, Problem> {
@@ -88,6 +102,48 @@ impl Options {
             }),
         }
     }
+}
+
+fn invalid(problem: Problem) -> PluginError {
+    PluginError::invalid_options(format!("options at {}: {}", problem.path, problem.message))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The content to write and, for `templateFile`, the hash of the template it came from.
+fn content(req: &Req<Options>) -> Result<(String, Option<String>), PluginError> {
+    let options = &req.options;
+    let rendered = |template: &str, path: &str| {
+        template::render(template, &options.vars).map_err(|message| {
+            invalid(Problem {
+                path: path.into(),
+                message,
+            })
+        })
+    };
+    match options.source().map_err(invalid)? {
+        Source::Content(content) => Ok((content.to_string(), None)),
+        Source::Template(template) => Ok((rendered(template, "/template")?, None)),
+        Source::TemplateFile(file) => {
+            let file = req.resolve(file);
+            let template = fs::read_to_string(&file).map_err(|e| {
+                PluginError::io(format!("reading the template {}", file.display()), &e)
+            })?;
+            let content = rendered(&template, "/templateFile").map_err(|e| PluginError {
+                message: format!("{} ({})", e.message, file.display()),
+                ..e
+            })?;
+            Ok((content, Some(sha256_hex(template.as_bytes()))))
+        }
+    }
+}
+
+/// The current hash of the `templateFile`, null if it cannot be read.
+fn template_sha256(req: &Req<Options>) -> Option<Value> {
+    let file = req.options.template_file.as_ref()?;
+    Some(fs::read(req.resolve(file)).map_or(Value::Null, |t| Value::String(sha256_hex(&t))))
 }
 
 /// The target path, resolved against the request's workdir and made absolute.
@@ -118,7 +174,7 @@ fn live_status(path: &Path) -> Result<Option<Value>, PluginError> {
     let bytes =
         fs::read(path).map_err(|e| PluginError::io(format!("reading {}", path.display()), &e))?;
     Ok(Some(json!({
-        "sha256": hex::encode(Sha256::digest(&bytes)),
+        "sha256": sha256_hex(&bytes),
         "size": bytes.len(),
         "mode": mode_of(&meta).map(|m| format!("{m:04o}")),
     })))
@@ -197,11 +253,8 @@ fn done(path: &Path, status: Value) -> Done {
 
 impl FilePlugin {
     fn write(&self, ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
-        let to_error = |p: Problem| {
-            PluginError::invalid_options(format!("options at {}: {}", p.path, p.message))
-        };
-        let content = req.options.render().map_err(to_error)?;
-        let explicit_mode = req.options.mode_bits().map_err(to_error)?;
+        let (content, template_sha) = content(req)?;
+        let explicit_mode = req.options.mode_bits().map_err(invalid)?;
         let path = target(req)?;
         let existing = live_status(&path)?;
         let mode = match (explicit_mode, &existing) {
@@ -218,12 +271,15 @@ impl FilePlugin {
             content.len()
         ));
         write_atomically(&path, content.as_bytes(), mode)?;
-        let status = live_status(&path)?.ok_or_else(|| {
+        let mut status = live_status(&path)?.ok_or_else(|| {
             PluginError::internal(format!(
                 "{} vanished right after it was written",
                 path.display()
             ))
         })?;
+        if let (Some(sha), Value::Object(map)) = (template_sha, &mut status) {
+            map.insert("template_sha256".into(), Value::String(sha));
+        }
         Ok(done(&path, status).into())
     }
 }
@@ -249,15 +305,22 @@ impl Plugin for FilePlugin {
                 message: "must not be empty".into(),
             });
         }
-        if let Err(p) = options.render() {
-            problems.push(p);
-        }
-        if options.template.is_none() && !options.vars.is_empty() {
-            problems.push(Problem {
+        match options.source() {
+            Err(p) => problems.push(p),
+            Ok(Source::Template(template)) => {
+                if let Err(message) = template::render(template, &options.vars) {
+                    problems.push(Problem {
+                        path: "/template".into(),
+                        message,
+                    });
+                }
+            }
+            Ok(Source::Content(_)) if !options.vars.is_empty() => problems.push(Problem {
                 path: "/vars".into(),
-                message: "`vars` only fills the placeholders of `template`; there is no template"
-                    .into(),
-            });
+                message: "`vars` only fills the placeholders of a template; there is none".into(),
+            }),
+            // The template file is read relative to the config's directory, at create/update.
+            Ok(_) => {}
         }
         if let Err(p) = options.mode_bits() {
             problems.push(p);
@@ -275,7 +338,13 @@ impl Plugin for FilePlugin {
 
     fn read(&self, _ctx: &Ctx, req: &Req<Options>) -> Result<Option<Done>, PluginError> {
         let path = target(req)?;
-        Ok(live_status(&path)?.map(|status| done(&path, status)))
+        let Some(mut status) = live_status(&path)? else {
+            return Ok(None);
+        };
+        if let (Some(sha), Value::Object(map)) = (template_sha256(req), &mut status) {
+            map.insert("template_sha256".into(), sha);
+        }
+        Ok(Some(done(&path, status)))
     }
 
     fn update(&self, ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {

@@ -198,3 +198,49 @@ fn the_manifest_schema_describes_the_options() {
         "^[0-7]{3,4}$"
     );
 }
+
+#[test]
+fn a_template_file_is_rendered_and_its_changes_show_as_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("motd.tmpl"), "hello [[ who ]]\n").unwrap();
+    let options = json!({"path": "motd", "templateFile": "motd.tmpl", "vars": {"who": "ops"}});
+    let host = TestHost::new();
+    let (status, _) = done(call(
+        &FilePlugin,
+        &host,
+        &req(Operation::Create, dir.path(), options.clone()),
+    ));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("motd")).unwrap(),
+        "hello ops\n"
+    );
+    assert!(status["template_sha256"].is_string(), "{status}");
+
+    let read = req(Operation::Read, dir.path(), options.clone());
+    assert_eq!(done(call(&FilePlugin, &host, &read)).0, status);
+    fs::write(dir.path().join("motd.tmpl"), "bye [[ who ]]\n").unwrap();
+    assert_ne!(done(call(&FilePlugin, &host, &read)).0, status);
+
+    let (updated, _) = done(call(
+        &FilePlugin,
+        &host,
+        &req(Operation::Update, dir.path(), options),
+    ));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("motd")).unwrap(),
+        "bye ops\n"
+    );
+    assert_eq!(done(call(&FilePlugin, &host, &read)).0, updated);
+
+    let missing = json!({"path": "x", "templateFile": "nope.tmpl"});
+    let resp = call(
+        &FilePlugin,
+        &host,
+        &req(Operation::Create, dir.path(), missing),
+    );
+    let Response::Error { error } = resp else {
+        panic!("expected error, got {resp:?}")
+    };
+    assert_eq!(error.kind, ErrorKind::NotFound);
+    assert!(error.message.contains("nope.tmpl"), "{}", error.message);
+}
