@@ -99,13 +99,18 @@ impl Loader<'_> {
             );
             return;
         }
-        let Some(repo) = repo.filter(|r| !r.is_null()) else {
-            self.diags.push(
-                Some(node.pos),
-                join_path(path, "repo"),
-                format!("app `{name}` is missing `repo` (where the app's code lives)"),
-            );
-            return;
+        let empty = map_node(Vec::new(), node.pos);
+        let repo = match repo.filter(|r| !r.is_null()) {
+            Some(repo) => repo,
+            None => {
+                // Reported, then the app's pipelines are still checked.
+                self.diags.push(
+                    Some(node.pos),
+                    join_path(path, "repo"),
+                    format!("app `{name}` is missing `repo` (where the app's code lives)"),
+                );
+                &empty
+            }
         };
         let spec = match spec_node.map(node_value) {
             Some(Value::Object(map)) => map,

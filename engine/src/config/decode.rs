@@ -467,20 +467,26 @@ impl Loader<'_> {
                 _ => {}
             }
         }
+        // A key that is there but unreadable has been reported already.
+        let has = |key: &str| node.get(key).is_some();
         let Some((plugin, plugin_pos)) = plugin else {
-            self.diags.push(
-                Some(node.pos),
-                join_path(path, "name"),
-                "missing `name` (the plugin this tool uses)",
-            );
+            if !has("name") {
+                self.diags.push(
+                    Some(node.pos),
+                    join_path(path, "name"),
+                    "missing `name` (the plugin this tool uses)",
+                );
+            }
             return None;
         };
         let Some((instance_id, id_pos)) = instance_id else {
-            self.diags.push(
-                Some(node.pos),
-                join_path(path, "instanceID"),
-                format!("tool `{plugin}` is missing `instanceID`"),
-            );
+            if !has("instanceID") {
+                self.diags.push(
+                    Some(node.pos),
+                    join_path(path, "instanceID"),
+                    format!("tool `{plugin}` is missing `instanceID`"),
+                );
+            }
             return None;
         };
         self.build_tool(ToolParts {

@@ -1,0 +1,191 @@
+//! `apps:` and `pipelineTemplates:` expand into tools the way DevStream does.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::path::Path;
+
+use dtm_engine::config::{self, Config, ConfigError};
+use serde_json::json;
+
+fn env(name: &str) -> Option<String> {
+    (name == "REGISTRY_TOKEN").then(|| "reg-tok".to_owned())
+}
+
+fn load_fixture() -> Config {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config/apps.yaml");
+    config::load(&path, &env).unwrap()
+}
+
+fn tool<'c>(config: &'c Config, key: &str) -> &'c config::Tool {
+    config
+        .tools
+        .iter()
+        .find(|t| t.key() == key)
+        .unwrap_or_else(|| panic!("no tool {key}"))
+}
+
+#[test]
+fn apps_expand_into_tools_with_dependencies() {
+    let config = load_fixture();
+    let keys: Vec<(String, Vec<String>)> = config
+        .tools
+        .iter()
+        .map(|t| (t.key(), t.depends_on.clone()))
+        .collect();
+    let s = |v: &str| v.to_owned();
+    assert_eq!(
+        keys,
+        [
+            (s("repo-scaffolding.service-a"), vec![]),
+            (
+                s("github-actions.service-a"),
+                vec![s("repo-scaffolding.service-a")]
+            ),
+            (
+                s("argocdapp.service-a"),
+                vec![
+                    s("github-actions.service-a"),
+                    s("repo-scaffolding.service-a")
+                ]
+            ),
+            (s("gitlab-ci.service-b"), vec![]),
+        ]
+    );
+}
+
+#[test]
+fn repo_scaffolding_gets_both_repos_and_vars() {
+    let config = load_fixture();
+    let t = tool(&config, "repo-scaffolding.service-a");
+    assert_eq!(
+        t.options,
+        json!({
+            "destinationRepo": {
+                "url": "https://github.com/devstream-io/service-a",
+                "scmType": "github", "owner": "devstream-io", "name": "service-a",
+            },
+            "sourceRepo": {
+                "url": "https://github.com/devstream-io/dtm-repo-scaffolding-python-flask",
+                "scmType": "github", "owner": "devstream-io",
+                "name": "dtm-repo-scaffolding-python-flask",
+            },
+            "vars": {"language": "python", "framework": "django", "port": 8080},
+        })
+    );
+    // Locations point at the app.
+    assert_eq!(t.loc.line, 6);
+}
+
+#[test]
+fn ci_from_template_gets_vars_scm_and_language() {
+    let config = load_fixture();
+    let t = tool(&config, "github-actions.service-a");
+    assert_eq!(
+        t.options,
+        json!({
+            "pipeline": {
+                "branch": "main",
+                "imageRepo": {"url": "docker.io/service-a", "user": "service-a", "token": "reg-tok"},
+                "language": {"name": "python", "framework": "django"},
+            },
+            "scm": {
+                "url": "https://github.com/devstream-io/service-a",
+                "scmType": "github", "owner": "devstream-io", "name": "service-a",
+            },
+        })
+    );
+    // The secret in the template is a secret of the generated tool.
+    assert_eq!(t.secret_paths, ["/pipeline/imageRepo/token"]);
+    assert_eq!(t.secret_values, ["reg-tok"]);
+    // The tool is where its CI entry is; its options where the template wrote them.
+    assert_eq!(t.loc.line, 17);
+    assert_eq!(t.option_locs["/pipeline/branch"].line, 37);
+}
+
+#[test]
+fn cd_argocdapp_gets_defaults_from_the_app() {
+    let config = load_fixture();
+    let t = tool(&config, "argocdapp.service-a");
+    assert_eq!(
+        t.options,
+        json!({
+            "app": {"name": "service-a", "namespace": "default"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
+            "source": {
+                "valuefile": "values.yaml",
+                "path": "helm/service-a",
+                "repoURL": "https://github.com/devstream-io/service-a",
+            },
+        })
+    );
+}
+
+#[test]
+fn direct_ci_type_without_template() {
+    let config = load_fixture();
+    let t = tool(&config, "gitlab-ci.service-b");
+    assert_eq!(
+        t.options,
+        json!({
+            "pipeline": {"branch": "develop"},
+            "scm": {"scmType": "gitlab", "owner": "team", "name": "service-b"},
+        })
+    );
+}
+
+#[test]
+fn app_problems_are_reported_with_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dtm.yaml");
+    std::fs::write(
+        &file,
+        r#"apps:
+- name: Service_A
+  repo: {url: x}
+- name: b
+  ci:
+  - type: template
+    templateName: ci-for-gh
+- name: c
+  repo: {url: "https://github.com/o/c"}
+  ci:
+  - type: template
+    templateName: ci-for-gh-actions
+  cd:
+  - typ: argocdapp
+pipelineTemplates:
+- name: ci-for-gh-actions
+  type: github-actions
+  options:
+    image: [[ imageRepo ]]
+"#,
+    )
+    .unwrap();
+    let err = config::load(&file, &|_| None).unwrap_err();
+    let ConfigError::Invalid(d) = &err else {
+        panic!("{err}")
+    };
+    let got: Vec<String> = d
+        .iter()
+        .map(|d| {
+            let l = d.loc.as_ref().unwrap();
+            format!("{}:{} {}: {}", l.line, l.col, d.key, d.message)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "2:9 apps[0].name: invalid app name `Service_A`: it becomes an instanceID, so it must \
+             be a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a \
+             letter or digit, at most 63 characters)",
+            "4:3 apps[1].repo: app `b` is missing `repo` (where the app's code lives)",
+            "7:19 apps[1].ci[0].templateName: unknown pipeline template `ci-for-gh`; did you mean \
+             `ci-for-gh-actions`?",
+            "14:5 apps[2].cd[0].typ: unknown key `typ`; did you mean `type`?; expected one of: \
+             type, templateName, vars, options",
+            "14:5 apps[2].cd[0].type: CD entry is missing `type`: a plugin such as github-actions \
+             or argocdapp, or `template` with `templateName`",
+            // A template variable the app does not give, reported in the template.
+            "19:12 : undefined variable `imageRepo`; define it under `vars:`",
+        ]
+    );
+}
