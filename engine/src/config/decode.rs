@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::load::Loader;
 use super::refs::find_refs;
-use super::suggest::hint;
+use super::suggest::{did_you_mean, hint};
 use super::template::SECRET_OPEN;
 use super::yaml::{Kind, Node, Pos, Style, plain_value};
 use super::{OutputRef, StateConfig, Tool};
@@ -467,8 +467,13 @@ impl Loader<'_> {
                 _ => {}
             }
         }
-        // A key that is there but unreadable has been reported already.
-        let has = |key: &str| node.get(key).is_some();
+        // A key that is there but unreadable, or misspelled, has been reported already.
+        let has = |key: &str| {
+            entries.iter().any(|(k, _)| {
+                k.as_scalar()
+                    .is_some_and(|k| k == key || did_you_mean(k, [key]).is_some())
+            })
+        };
         let Some((plugin, plugin_pos)) = plugin else {
             if !has("name") {
                 self.diags.push(

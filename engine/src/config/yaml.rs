@@ -320,13 +320,26 @@ impl Builder<'_> {
         {
             entries = self.apply_merge_keys(entries);
         }
-        let mut seen: HashMap<&str, Pos> = HashMap::with_capacity(entries.len());
         let mut dups = Vec::new();
-        for (k, _) in &entries {
-            if let Some(name) = k.as_scalar()
-                && let Some(first) = seen.insert(name, k.pos)
-            {
-                dups.push((k.pos, name.to_owned(), first));
+        if entries.len() <= 16 {
+            // Small mappings (nearly all of them): comparing is cheaper than hashing.
+            for (i, (k, _)) in entries.iter().enumerate() {
+                let Some(name) = k.as_scalar() else { continue };
+                if let Some((first, _)) = entries[..i]
+                    .iter()
+                    .find(|(other, _)| other.as_scalar() == Some(name))
+                {
+                    dups.push((k.pos, name.to_owned(), first.pos));
+                }
+            }
+        } else {
+            let mut seen: HashMap<&str, Pos> = HashMap::with_capacity(entries.len());
+            for (k, _) in &entries {
+                if let Some(name) = k.as_scalar()
+                    && let Some(first) = seen.insert(name, k.pos)
+                {
+                    dups.push((k.pos, name.to_owned(), first));
+                }
             }
         }
         for (at, name, first) in dups {
