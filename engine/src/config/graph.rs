@@ -31,6 +31,9 @@ impl Loader<'_> {
             }
         }
 
+        // Each suggestion looks at every tool; a config with thousands of unknown names gets
+        // suggestions for the first few only.
+        let mut hints_left = 100usize;
         let mut edges: Vec<Vec<usize>> = vec![Vec::new(); tools.len()];
         for (i, t) in tools.iter_mut().enumerate() {
             let key = t.tool.key();
@@ -62,7 +65,7 @@ impl Loader<'_> {
                         format!("{key}.dependsOn"),
                         format!(
                             "depends on `{dep}`, which is not in the config{}",
-                            hint(dep, index.keys().map(String::as_str))
+                            suggest(&mut hints_left, dep, &index)
                         ),
                     ),
                 }
@@ -86,7 +89,7 @@ impl Loader<'_> {
                         format!(
                             "{text} refers to tool `{}`, which is not in the config{}",
                             r.tool,
-                            hint(&r.tool, index.keys().map(String::as_str))
+                            suggest(&mut hints_left, &r.tool, &index)
                         ),
                     ),
                 }
@@ -111,6 +114,14 @@ impl Loader<'_> {
             );
         }
     }
+}
+
+fn suggest(left: &mut usize, name: &str, index: &HashMap<String, usize>) -> String {
+    if *left == 0 {
+        return String::new();
+    }
+    *left -= 1;
+    hint(name, index.keys().map(String::as_str))
 }
 
 /// One cycle per strongly connected component with more than one node, starting at the

@@ -18,7 +18,8 @@ pub(crate) fn did_you_mean<'a>(
         let distance = strsim::damerau_levenshtein(&lower, &cand_lower);
         let similarity = strsim::jaro_winkler(&lower, &cand_lower);
         let close = distance <= 2.min(lower.chars().count() / 3 + 1) || similarity >= 0.88;
-        if close && best.is_none_or(|(s, _)| similarity > s) {
+        // Ties go to the smaller name, so that the answer does not depend on iteration order.
+        if close && best.is_none_or(|(s, c)| similarity > s || (similarity == s && candidate < c)) {
             best = Some((similarity, candidate));
         }
     }
