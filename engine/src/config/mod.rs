@@ -3,6 +3,12 @@
 //! The entry points are [`load`] (parse, substitute variables, expand apps, check everything that
 //! needs no plugin) and [`validate_against_plugins`] (unknown plugins, options vs JSON Schema,
 //! references to outputs a plugin does not declare). Both report every problem at once.
+//! [`resolve_refs`] fills in output references when a tool is about to run.
+//!
+//! Loading goes: read the files → find `[[ ]]` expressions and the top-level sections of each
+//! file (`template`) → read every file's `vars:` (`vars`) → substitute variables in the text,
+//! secrets as tokens (`load`) → parse with positions (`yaml`) → decode (`decode`) → expand apps
+//! (`apps`) → check the tool graph (`graph`). docs/config.md is the user's reference.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -108,7 +114,8 @@ pub struct Config {
     pub plugin_dir: Option<PathBuf>,
     /// `config.pluginRegistry`, if any.
     pub plugin_registry: Option<String>,
-    /// Tool instances, in file order, with `apps:` already expanded.
+    /// Tool instances: every `tools:` entry in file order, then the tools expanded from `apps:`
+    /// (in app order).
     pub tools: Vec<Tool>,
 }
 
