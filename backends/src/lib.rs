@@ -7,6 +7,8 @@
 //! be released by id by someone else (`dtm state unlock ID`).
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod local;
 
 use std::fmt;
@@ -69,11 +71,23 @@ pub enum BackendError {
     Locked {
         /// Where the state lives.
         location: String,
-        /// The current holder.
-        holder: LockInfo,
+        /// The current holder (boxed to keep the error small).
+        holder: Box<LockInfo>,
+    },
+    /// The lock is held, and the backend can tell that its holder is no longer running (the local
+    /// backend sees that the holder's OS file lock was released when its process ended). The lock
+    /// stays until someone releases it: only a person can know that nothing else uses the state.
+    #[error("state {location} is locked by {holder}, but that process is no longer running; if nothing else is using this state, release the lock with `dtm state unlock {}`", holder.id)]
+    StaleLock {
+        /// Where the state lives.
+        location: String,
+        /// The recorded holder (boxed to keep the error small).
+        holder: Box<LockInfo>,
     },
     /// A compare-and-swap write found a different version than the writer last read.
-    #[error("state {location} was changed by someone else since it was read (expected version {expected}, found {found}); nothing was written, re-run the command")]
+    #[error(
+        "state {location} was changed by someone else since it was read (expected version {expected}, found {found}); nothing was written, re-run the command"
+    )]
     Conflict {
         /// Where the state lives.
         location: String,
