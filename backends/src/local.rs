@@ -408,7 +408,8 @@ impl LocalBackend {
         self.remove_if_exists(&staging)?;
         let file = self.new_locked_file(&staging, &text)?;
         let linked = fs::hard_link(&staging, &path);
-        self.remove_if_exists(&staging)?;
+        // Best effort: failing here must not lose a lock just taken; the next lock replaces it.
+        let _ = fs::remove_file(&staging);
         match linked {
             Ok(()) => Ok(file),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(self.lost_race()),
