@@ -27,10 +27,22 @@ pub enum Output {
 #[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
     /// Config file, or a directory whose *.yaml/*.yml files are merged.
-    #[arg(short = 'f', long = "config-file", visible_alias = "file", value_name = "FILE|DIR", default_value = "config.yaml", env = "DTM_CONFIG")]
+    #[arg(
+        short = 'f',
+        long = "config-file",
+        visible_alias = "file",
+        value_name = "FILE|DIR",
+        default_value = "config.yaml",
+        env = "DTM_CONFIG"
+    )]
     pub file: PathBuf,
     /// Directory holding plugin libraries (searched before the config's pluginDir and the dtm home).
-    #[arg(long = "plugin-dir", short = 'd', value_name = "DIR", env = "DTM_PLUGIN_DIR")]
+    #[arg(
+        long = "plugin-dir",
+        short = 'd',
+        value_name = "DIR",
+        env = "DTM_PLUGIN_DIR"
+    )]
     pub plugin_dir: Option<PathBuf>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
@@ -151,7 +163,12 @@ pub enum ListCommand {
     /// Plugins found in the plugin directories.
     Plugins {
         /// Directory holding plugin libraries.
-        #[arg(long = "plugin-dir", short = 'd', value_name = "DIR", env = "DTM_PLUGIN_DIR")]
+        #[arg(
+            long = "plugin-dir",
+            short = 'd',
+            value_name = "DIR",
+            env = "DTM_PLUGIN_DIR"
+        )]
         plugin_dir: Option<PathBuf>,
         /// Output format.
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]

@@ -31,8 +31,13 @@ fn past(a: Action) -> &'static str {
 }
 
 enum Mode {
-    Bars { multi: MultiProgress, bars: Mutex<HashMap<String, ProgressBar>> },
-    Lines { to_stderr: bool },
+    Bars {
+        multi: MultiProgress,
+        bars: Mutex<HashMap<String, ProgressBar>>,
+    },
+    Lines {
+        to_stderr: bool,
+    },
 }
 
 /// Renders execution events.
@@ -44,7 +49,10 @@ impl Progress {
     /// Bars when stdout is a terminal and `json` is false; lines otherwise (on stderr for JSON).
     pub fn new(json: bool) -> Arc<Self> {
         let mode = if !json && std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
-            Mode::Bars { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), bars: Mutex::default() }
+            Mode::Bars {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                bars: Mutex::default(),
+            }
         } else {
             Mode::Lines { to_stderr: json }
         };
@@ -77,8 +85,10 @@ impl Progress {
                 Mode::Bars { multi, bars } => {
                     let pb = multi.add(ProgressBar::new_spinner());
                     pb.set_style(
-                        ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {msg} {elapsed:.dim}")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                        ProgressStyle::with_template(
+                            "{spinner:.cyan} {prefix:.bold} {msg} {elapsed:.dim}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                     );
                     pb.set_prefix(key.clone());
                     pb.set_message(format!("{}…", verb(action)));
@@ -112,9 +122,17 @@ impl Progress {
                     self.line(format!("  {key}: waiting: {message}"));
                 }
             },
-            ExecEvent::Done { key, action, elapsed } => {
+            ExecEvent::Done {
+                key,
+                action,
+                elapsed,
+            } => {
                 self.finish(&key);
-                self.line(format!("{key}: {} ({})", past(action), fmt_elapsed(elapsed)));
+                self.line(format!(
+                    "{key}: {} ({})",
+                    past(action),
+                    fmt_elapsed(elapsed)
+                ));
             }
             ExecEvent::Failed { key, action, error } => {
                 self.finish(&key);

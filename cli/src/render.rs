@@ -53,16 +53,28 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(&display_value(v)).unwrap_or_default()
 }
 
-fn write_diff(out: &mut dyn Write, st: &Styles, old: &str, new: &str, indent: &str) -> std::io::Result<()> {
+fn write_diff(
+    out: &mut dyn Write,
+    st: &Styles,
+    old: &str,
+    new: &str,
+    indent: &str,
+) -> std::io::Result<()> {
     let diff = TextDiff::from_lines(old, new);
     for group in diff.grouped_ops(3) {
         for op in group {
             for change in diff.iter_changes(&op) {
                 let line = change.value().trim_end_matches('\n');
                 match change.tag() {
-                    ChangeTag::Delete => writeln!(out, "{indent}{}", st.del.apply_to(format!("- {line}")))?,
-                    ChangeTag::Insert => writeln!(out, "{indent}{}", st.add.apply_to(format!("+ {line}")))?,
-                    ChangeTag::Equal => writeln!(out, "{indent}{}", st.dim.apply_to(format!("  {line}")))?,
+                    ChangeTag::Delete => {
+                        writeln!(out, "{indent}{}", st.del.apply_to(format!("- {line}")))?
+                    }
+                    ChangeTag::Insert => {
+                        writeln!(out, "{indent}{}", st.add.apply_to(format!("+ {line}")))?
+                    }
+                    ChangeTag::Equal => {
+                        writeln!(out, "{indent}{}", st.dim.apply_to(format!("  {line}")))?
+                    }
                 }
             }
         }
@@ -83,7 +95,11 @@ fn write_change(out: &mut dyn Write, st: &Styles, c: &Change) -> std::io::Result
         "  {} {} {}",
         style.apply_to(symbol(c.action)),
         st.bold.apply_to(&c.key),
-        st.dim.apply_to(format!("will be {}: {}", past(c.action), reasons.join("; ")))
+        st.dim.apply_to(format!(
+            "will be {}: {}",
+            past(c.action),
+            reasons.join("; ")
+        ))
     )?;
     let indent = "      ";
     match c.action {
@@ -115,7 +131,16 @@ pub fn plan_text(out: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
     let st = Styles::stdout();
     let s = plan.summary();
     if !plan.has_changes() {
-        writeln!(out, "No changes: {} tool{} the config.", s.unchanged, if s.unchanged == 1 { " matches" } else { "s match" })?;
+        writeln!(
+            out,
+            "No changes: {} tool{} the config.",
+            s.unchanged,
+            if s.unchanged == 1 {
+                " matches"
+            } else {
+                "s match"
+            }
+        )?;
         return Ok(());
     }
     writeln!(out, "dtm will perform these actions:\n")?;
@@ -165,19 +190,37 @@ pub fn outcome_text(out: &mut dyn Write, outcome: &Outcome, verb: &str) -> std::
     if !failed.is_empty() {
         writeln!(out, "\n{}", st.del.apply_to("Failed:"))?;
         for r in &failed {
-            writeln!(out, "  {} ({}): {}", st.bold.apply_to(&r.key), r.action.as_str(), r.message.as_deref().unwrap_or(""))?;
+            writeln!(
+                out,
+                "  {} ({}): {}",
+                st.bold.apply_to(&r.key),
+                r.action.as_str(),
+                r.message.as_deref().unwrap_or("")
+            )?;
         }
     }
     if !skipped.is_empty() {
         writeln!(out, "\n{}", st.upd.apply_to("Skipped:"))?;
         for r in &skipped {
-            writeln!(out, "  {} ({}): {}", r.key, r.action.as_str(), r.message.as_deref().unwrap_or(""))?;
+            writeln!(
+                out,
+                "  {} ({}): {}",
+                r.key,
+                r.action.as_str(),
+                r.message.as_deref().unwrap_or("")
+            )?;
         }
     }
     if let Some(f) = &outcome.fatal {
         writeln!(out, "\n{} {f}", st.del.apply_to("Stopped:"))?;
     }
-    let by = |a: Action| outcome.results.iter().filter(|r| r.result == "done" && r.action == a).count();
+    let by = |a: Action| {
+        outcome
+            .results
+            .iter()
+            .filter(|r| r.result == "done" && r.action == a)
+            .count()
+    };
     let headline = if outcome.interrupted {
         st.upd.apply_to(format!("{verb} interrupted."))
     } else if outcome.success() {

@@ -23,7 +23,9 @@ pub fn dtm_home() -> Option<PathBuf> {
     if let Some(h) = std::env::var_os("DTM_HOME").filter(|h| !h.is_empty()) {
         return Some(PathBuf::from(h));
     }
-    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".dtm"))
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".dtm"))
 }
 
 /// Plugin directories in search order: `--plugin-dir`, then (appended later by the workspace) the
@@ -43,7 +45,10 @@ pub fn fallback_plugin_dirs() -> Vec<PathBuf> {
     if let Some(home) = dtm_home() {
         dirs.push(home.join("plugins"));
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+    {
         dirs.push(dir);
     }
     dirs
@@ -65,5 +70,8 @@ pub fn resolve(args: &ConfigArgs) -> Result<Resolved> {
         default_timeout: args.timeout,
         lock_timeout: args.lock_timeout,
     };
-    Ok(Resolved { workspace: Workspace::new(config, settings), output: args.output })
+    Ok(Resolved {
+        workspace: Workspace::new(config, settings),
+        output: args.output,
+    })
 }

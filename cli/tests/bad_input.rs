@@ -23,7 +23,12 @@ tools:
     );
     let r = s.run(&["apply", "-y"]).expect(1);
     assert!(r.stderr().contains("cycle"), "{}", r.all());
-    assert!(r.stderr().contains("file.a -> file.b -> file.a") || r.stderr().contains("file.b -> file.a -> file.b"), "{}", r.all());
+    assert!(
+        r.stderr().contains("file.a -> file.b -> file.a")
+            || r.stderr().contains("file.b -> file.a -> file.b"),
+        "{}",
+        r.all()
+    );
     assert!(!s.path("devstream.state").exists());
 }
 
@@ -44,7 +49,10 @@ fn missing_variables_are_all_reported_with_locations() {
 #[test]
 fn unknown_key_suggests_the_right_one() {
     let s = Sandbox::new();
-    s.write("config.yaml", "tools:\n- name: file\n  instanceId: x\n  options: {path: a, content: b}\n");
+    s.write(
+        "config.yaml",
+        "tools:\n- name: file\n  instanceId: x\n  options: {path: a, content: b}\n",
+    );
     let r = s.run(&["plan"]).expect(1);
     assert!(r.stderr().contains("instanceID"), "{}", r.all());
     assert!(r.stderr().contains("config.yaml:3:"), "{}", r.all());
@@ -61,7 +69,10 @@ fn broken_yaml_names_the_position() {
 #[test]
 fn unknown_plugin_says_where_it_looked() {
     let s = Sandbox::new();
-    s.write("config.yaml", "tools:\n- name: no-such-plugin\n  instanceID: x\n  options: {}\n");
+    s.write(
+        "config.yaml",
+        "tools:\n- name: no-such-plugin\n  instanceID: x\n  options: {}\n",
+    );
     let r = s.run(&["plan"]).expect(1);
     assert!(r.stderr().contains("no-such-plugin"), "{}", r.all());
 }
@@ -69,16 +80,28 @@ fn unknown_plugin_says_where_it_looked() {
 #[test]
 fn options_failing_the_schema_are_refused_before_anything_runs() {
     let s = Sandbox::new();
-    s.write("config.yaml", "tools:\n- name: file\n  instanceID: x\n  options: {path: 42}\n");
+    s.write(
+        "config.yaml",
+        "tools:\n- name: file\n  instanceID: x\n  options: {path: 42}\n",
+    );
     let r = s.run(&["apply", "-y"]).expect(1);
-    assert!(r.stderr().contains("file.x") || r.stderr().contains("/path") || r.stderr().contains("path"), "{}", r.all());
+    assert!(
+        r.stderr().contains("file.x")
+            || r.stderr().contains("/path")
+            || r.stderr().contains("path"),
+        "{}",
+        r.all()
+    );
     assert!(!s.path("devstream.state").exists());
 }
 
 #[test]
 fn corrupt_state_is_refused_and_left_untouched() {
     let s = Sandbox::new();
-    s.write("config.yaml", "tools:\n- name: file\n  instanceID: x\n  options: {path: out/x, content: x}\n");
+    s.write(
+        "config.yaml",
+        "tools:\n- name: file\n  instanceID: x\n  options: {path: out/x, content: x}\n",
+    );
     let garbage = "{\"format_version\": 1, \"lineage\": tru";
     s.write("devstream.state", garbage);
     let r = s.run(&["apply", "-y"]).expect(1);
@@ -90,7 +113,10 @@ fn corrupt_state_is_refused_and_left_untouched() {
 #[test]
 fn future_state_version_is_refused_and_left_untouched() {
     let s = Sandbox::new();
-    s.write("config.yaml", "tools:\n- name: file\n  instanceID: x\n  options: {path: out/x, content: x}\n");
+    s.write(
+        "config.yaml",
+        "tools:\n- name: file\n  instanceID: x\n  options: {path: out/x, content: x}\n",
+    );
     let future = r#"{"format_version": 7, "lineage": "abc", "serial": 3, "resources": {}}"#;
     s.write("devstream.state", future);
     let r = s.run(&["apply", "-y"]).expect(1);
@@ -102,7 +128,10 @@ fn future_state_version_is_refused_and_left_untouched() {
 #[test]
 fn devstream_state_is_recognised_as_foreign() {
     let s = Sandbox::new();
-    s.write("config.yaml", "tools:\n- name: file\n  instanceID: x\n  options: {path: out/x, content: x}\n");
+    s.write(
+        "config.yaml",
+        "tools:\n- name: file\n  instanceID: x\n  options: {path: out/x, content: x}\n",
+    );
     let ds = "file_x:\n  name: file\n  instanceID: x\n  dependsOn: []\n  options: {}\n  resourceStatus: {}\n";
     s.write("devstream.state", ds);
     let r = s.run(&["plan"]).expect(1);
@@ -125,13 +154,37 @@ tools:
     content: "token=[[ env "DTM_TEST_TOKEN" ]]"
 "#,
     );
-    let plan = s.cmd(&["plan"]).env("DTM_TEST_TOKEN", secret).output().unwrap();
-    let apply = s.cmd(&["apply", "-y"]).env("DTM_TEST_TOKEN", secret).output().unwrap();
-    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
-    let json = s.cmd(&["plan", "-o", "json"]).env("DTM_TEST_TOKEN", secret).output().unwrap();
-    let show = s.cmd(&["show", "config"]).env("DTM_TEST_TOKEN", secret).output().unwrap();
+    let plan = s
+        .cmd(&["plan"])
+        .env("DTM_TEST_TOKEN", secret)
+        .output()
+        .unwrap();
+    let apply = s
+        .cmd(&["apply", "-y"])
+        .env("DTM_TEST_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert!(
+        apply.status.success(),
+        "{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+    let json = s
+        .cmd(&["plan", "-o", "json"])
+        .env("DTM_TEST_TOKEN", secret)
+        .output()
+        .unwrap();
+    let show = s
+        .cmd(&["show", "config"])
+        .env("DTM_TEST_TOKEN", secret)
+        .output()
+        .unwrap();
     for out in [&plan, &apply, &json, &show] {
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!text.contains(secret), "secret leaked into output:\n{text}");
     }
     assert!(String::from_utf8_lossy(&plan.stdout).contains("(sensitive)"));
@@ -141,12 +194,28 @@ tools:
     // The plugin got the clear value.
     assert_eq!(s.read("out/creds"), format!("token={secret}"));
     // Unchanged secret: no change. Changed secret: detected as a change, still masked.
-    let same = s.cmd(&["verify"]).env("DTM_TEST_TOKEN", secret).output().unwrap();
-    assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stdout));
-    let changed = s.cmd(&["verify"]).env("DTM_TEST_TOKEN", "another-secret-value").output().unwrap();
+    let same = s
+        .cmd(&["verify"])
+        .env("DTM_TEST_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+    let changed = s
+        .cmd(&["verify"])
+        .env("DTM_TEST_TOKEN", "another-secret-value")
+        .output()
+        .unwrap();
     assert_eq!(changed.status.code(), Some(2));
     let text = String::from_utf8_lossy(&changed.stdout);
-    assert!(!text.contains("another-secret-value") && text.contains("options changed"), "{text}");
+    assert!(
+        !text.contains("another-secret-value") && text.contains("options changed"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -167,9 +236,15 @@ tools:
     let r = s.run(&["apply", "-y"]).expect(1);
     assert!(r.stdout().contains("fixture-panic.boom"), "{}", r.all());
     assert!(r.stdout().contains("panic"), "{}", r.all());
-    assert!(s.path("out/fine").exists(), "independent tool must still be applied");
+    assert!(
+        s.path("out/fine").exists(),
+        "independent tool must still be applied"
+    );
     let state = s.state();
-    assert_eq!(state["resources"]["fixture-panic.boom"]["lifecycle"], "failed");
+    assert_eq!(
+        state["resources"]["fixture-panic.boom"]["lifecycle"],
+        "failed"
+    );
     assert_eq!(state["resources"]["file.fine"]["lifecycle"], "completed");
 }
 
@@ -188,7 +263,10 @@ tools:
     );
     let r = s.run(&["apply", "-y"]).expect(1);
     assert!(r.stdout().contains("did not finish"), "{}", r.all());
-    assert_eq!(s.state()["resources"]["fixture-slow.stuck"]["lifecycle"], "failed");
+    assert_eq!(
+        s.state()["resources"]["fixture-slow.stuck"]["lifecycle"],
+        "failed"
+    );
     // The lock was released.
     assert!(!s.path("devstream.state.lock").exists());
 }
@@ -196,7 +274,10 @@ tools:
 #[test]
 fn a_plugin_for_another_abi_is_refused_by_name() {
     let s = Sandbox::new();
-    s.write("config.yaml", "tools:\n- name: fixture-wrong-abi\n  instanceID: x\n  options: {}\n");
+    s.write(
+        "config.yaml",
+        "tools:\n- name: fixture-wrong-abi\n  instanceID: x\n  options: {}\n",
+    );
     let r = s.run(&["plan"]).expect(1);
     assert!(r.stderr().contains("ABI 2.0"), "{}", r.all());
     assert!(r.stderr().contains("ABI 1.0"), "{}", r.all());

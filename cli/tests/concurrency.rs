@@ -11,7 +11,9 @@ use std::time::Duration;
 use common::Sandbox;
 
 fn stamp(name: &str, secs: &str) -> String {
-    format!("mkdir -p out && date +%s%N > out/{name}.start && sleep {secs} && date +%s%N > out/{name}.end")
+    format!(
+        "mkdir -p out && date +%s%N > out/{name}.start && sleep {secs} && date +%s%N > out/{name}.end"
+    )
 }
 
 fn read_ns(s: &Sandbox, f: &str) -> u128 {
@@ -46,7 +48,10 @@ tools:
     let (a0, a1) = (read_ns(&s, "out/a.start"), read_ns(&s, "out/a.end"));
     let (b0, b1) = (read_ns(&s, "out/b.start"), read_ns(&s, "out/b.end"));
     let c0 = read_ns(&s, "out/c.start");
-    assert!(a0 < b1 && b0 < a1, "a and b are independent and must run at the same time");
+    assert!(
+        a0 < b1 && b0 < a1,
+        "a and b are independent and must run at the same time"
+    );
     assert!(c0 >= a1, "c depends on a and must start after a ended");
 
     // With one worker nothing overlaps.
@@ -79,17 +84,31 @@ tools:
     let r = s.run(&["apply", "-y"]).expect(1);
     let out = r.stdout();
     assert!(out.contains("boom-from-create"), "{}", r.all());
-    assert!(out.contains("exec.after-bad") && out.contains("dependency exec.bad failed"), "{}", r.all());
+    assert!(
+        out.contains("exec.after-bad") && out.contains("dependency exec.bad failed"),
+        "{}",
+        r.all()
+    );
     assert!(s.path("out-independent").exists());
     assert!(!s.path("out-after-bad").exists());
     let state = s.state();
     assert_eq!(state["resources"]["exec.bad"]["lifecycle"], "failed");
-    assert!(state["resources"]["exec.bad"]["last_error"].as_str().unwrap().contains("boom-from-create"));
-    assert_eq!(state["resources"]["exec.independent"]["lifecycle"], "completed");
+    assert!(
+        state["resources"]["exec.bad"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("boom-from-create")
+    );
+    assert_eq!(
+        state["resources"]["exec.independent"]["lifecycle"],
+        "completed"
+    );
     assert!(state["resources"].get("exec.after-bad").is_none());
 
     // Fix the command: the next apply retries the failed tool and runs its dependent.
-    let fixed = s.read("config.yaml").replace("echo boom-from-create >&2; exit 3", "true");
+    let fixed = s
+        .read("config.yaml")
+        .replace("echo boom-from-create >&2; exit 3", "true");
     s.write("config.yaml", &fixed);
     let plan = s.run(&["plan"]).expect(0);
     assert!(plan.stdout().contains("last run failed"), "{}", plan.all());
@@ -120,7 +139,10 @@ tools:
 "#,
     );
     s.run(&["apply", "-y"]).expect(0);
-    let sha = s.state()["resources"]["file.src"]["outputs"]["sha256"].as_str().unwrap().to_string();
+    let sha = s.state()["resources"]["file.src"]["outputs"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(sha.len(), 64);
     let req: serde_json::Value = serde_json::from_str(&s.read("request.json")).unwrap();
     let list = &req["options"]["nested"]["list"];
@@ -128,12 +150,20 @@ tools:
     assert_eq!(list[1]["deep"], format!("sha={sha}").as_str());
     assert!(list[1]["where"].as_str().unwrap().ends_with("out/src.txt"));
     // The reference implied the dependency: the consumer is recorded depending on the source.
-    assert_eq!(s.state()["resources"]["exec.consumer"]["depends_on"], serde_json::json!(["file.src"]));
+    assert_eq!(
+        s.state()["resources"]["exec.consumer"]["depends_on"],
+        serde_json::json!(["file.src"])
+    );
 }
 
 /// Spawns `dtm apply -y` and returns it once its output shows `marker`.
 fn spawn_until(s: &Sandbox, marker: &str) -> (std::process::Child, mpsc::Receiver<String>) {
-    let mut child = s.cmd(&["apply", "-y"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = s
+        .cmd(&["apply", "-y"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -174,13 +204,22 @@ fn sigint_finishes_running_steps_saves_state_and_exits_130() {
     s.write("config.yaml", SLOW_CHAIN);
     let (mut child, rx) = spawn_until(&s, "exec.slow: creating");
     // SAFETY-free: plain kill(2) on our own child.
-    let rc = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let rc = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(rc.success());
     let status = child.wait().unwrap();
     let rest: Vec<String> = rx.try_iter().collect();
     assert_eq!(status.code(), Some(130), "output:\n{}", rest.join("\n"));
-    assert!(s.path("slow.done").exists(), "the running step was allowed to finish");
-    assert!(!s.path("after.done").exists(), "nothing new was started after the interrupt");
+    assert!(
+        s.path("slow.done").exists(),
+        "the running step was allowed to finish"
+    );
+    assert!(
+        !s.path("after.done").exists(),
+        "nothing new was started after the interrupt"
+    );
     let state = s.state();
     assert_eq!(state["resources"]["exec.slow"]["lifecycle"], "completed");
     assert!(state["resources"].get("exec.after").is_none());

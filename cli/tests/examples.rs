@@ -9,7 +9,10 @@ use common::Sandbox;
 fn every_example_applies_verifies_and_destroys() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let mut count = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
@@ -20,8 +23,19 @@ fn every_example_applies_verifies_and_destroys() {
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         s.write(&name, &std::fs::read_to_string(&path).unwrap());
         let run = |args: &[&str]| {
-            let out = s.cmd(args).env("DTM_EXAMPLE_TOKEN", "example-token").output().unwrap();
-            (out.status.code(), format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+            let out = s
+                .cmd(args)
+                .env("DTM_EXAMPLE_TOKEN", "example-token")
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                format!(
+                    "{}\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            )
         };
         let (code, out) = run(&["apply", "-y", "-f", &name]);
         assert_eq!(code, Some(0), "{name}: apply\n{out}");
@@ -30,7 +44,14 @@ fn every_example_applies_verifies_and_destroys() {
         let (code, out) = run(&["destroy", "-y", "-f", &name]);
         assert_eq!(code, Some(0), "{name}: destroy\n{out}");
         let state: serde_json::Value = serde_json::from_str(&s.read("devstream.state")).unwrap();
-        assert_eq!(state["resources"], serde_json::json!({}), "{name}: destroy left resources");
+        assert_eq!(
+            state["resources"],
+            serde_json::json!({}),
+            "{name}: destroy left resources"
+        );
     }
-    assert!(count >= 3, "expected at least three examples, found {count}");
+    assert!(
+        count >= 3,
+        "expected at least three examples, found {count}"
+    );
 }

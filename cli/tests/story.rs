@@ -20,9 +20,20 @@ fn plan_apply_drift_verify_repair_destroy() {
     s.write("config.yaml", CONFIG);
 
     let plan = s.run(&["plan", "--detailed-exitcode"]).expect(2);
-    assert!(plan.stdout().contains("Plan: 1 to create, 0 to update, 0 to delete"), "{}", plan.all());
-    assert!(!s.path("out/motd.txt").exists(), "plan must not change anything");
-    assert!(!s.path("devstream.state").exists(), "plan must not write state");
+    assert!(
+        plan.stdout()
+            .contains("Plan: 1 to create, 0 to update, 0 to delete"),
+        "{}",
+        plan.all()
+    );
+    assert!(
+        !s.path("out/motd.txt").exists(),
+        "plan must not change anything"
+    );
+    assert!(
+        !s.path("devstream.state").exists(),
+        "plan must not write state"
+    );
 
     let apply = s.run(&["apply", "-y"]).expect(0);
     assert!(apply.stdout().contains("1 created"), "{}", apply.all());
@@ -48,7 +59,12 @@ fn plan_apply_drift_verify_repair_destroy() {
     s.write("config.yaml", &CONFIG.replace("hello", "goodbye"));
     let plan = s.run(&["plan"]).expect(0);
     assert!(plan.stdout().contains("options changed"), "{}", plan.all());
-    assert!(plan.stdout().contains("+       \"content\": \"goodbye\\n\""), "{}", plan.all());
+    assert!(
+        plan.stdout()
+            .contains("+       \"content\": \"goodbye\\n\""),
+        "{}",
+        plan.all()
+    );
     s.run(&["apply", "-y"]).expect(0);
     assert_eq!(s.read("out/motd.txt"), "goodbye\n");
 
@@ -83,9 +99,16 @@ tools:
 "#,
     );
     s.run(&["apply", "-y"]).expect(0);
-    s.write("config.yaml", "tools:\n- name: file\n  instanceID: a\n  options: {path: out/a.txt, content: \"a\"}\n");
+    s.write(
+        "config.yaml",
+        "tools:\n- name: file\n  instanceID: a\n  options: {path: out/a.txt, content: \"a\"}\n",
+    );
     let plan = s.run(&["plan"]).expect(0);
-    assert!(plan.stdout().contains("no longer in the config"), "{}", plan.all());
+    assert!(
+        plan.stdout().contains("no longer in the config"),
+        "{}",
+        plan.all()
+    );
     s.run(&["apply", "-y"]).expect(0);
     assert!(s.path("out/a.txt").exists());
     assert!(!s.path("out/b.txt").exists());
@@ -94,7 +117,10 @@ tools:
 #[test]
 fn delete_removes_only_configured_tools() {
     let s = Sandbox::new();
-    s.write("a.yaml", "tools:\n- name: file\n  instanceID: a\n  options: {path: out/a.txt, content: \"a\"}\n");
+    s.write(
+        "a.yaml",
+        "tools:\n- name: file\n  instanceID: a\n  options: {path: out/a.txt, content: \"a\"}\n",
+    );
     s.run(&["apply", "-y", "-f", "a.yaml"]).expect(0);
     s.run(&["delete", "-y", "-f", "a.yaml"]).expect(0);
     assert!(!s.path("out/a.txt").exists());
@@ -105,7 +131,11 @@ fn apply_refuses_to_prompt_without_a_terminal() {
     let s = Sandbox::new();
     s.write("config.yaml", CONFIG);
     let r = s.run(&["apply"]).expect(1);
-    assert!(r.stderr().contains("stdin is not a terminal"), "{}", r.all());
+    assert!(
+        r.stderr().contains("stdin is not a terminal"),
+        "{}",
+        r.all()
+    );
     assert!(r.stderr().contains("-y"), "{}", r.all());
     assert!(!s.path("out/motd.txt").exists());
     // The lock was released: a confirmed run works at once.
@@ -137,7 +167,18 @@ fn version_and_help() {
     let r = s.run(&["version"]).expect(0);
     assert!(r.stdout().starts_with("dtm "), "{}", r.all());
     assert!(r.stdout().contains("plugin ABI 1."), "{}", r.all());
-    for cmd in ["plan", "apply", "delete", "destroy", "verify", "graph", "state", "show", "list", "completion"] {
+    for cmd in [
+        "plan",
+        "apply",
+        "delete",
+        "destroy",
+        "verify",
+        "graph",
+        "state",
+        "show",
+        "list",
+        "completion",
+    ] {
         let r = s.run(&[cmd, "--help"]).expect(0);
         assert!(r.stdout().contains("Usage: dtm"), "{cmd}: {}", r.all());
     }
@@ -161,5 +202,9 @@ tools:
     );
     let r = s.run(&["graph"]).expect(0);
     assert!(r.stdout().starts_with("digraph dtm {"), "{}", r.all());
-    assert!(r.stdout().contains("\"file.a\" -> \"file.b\";"), "{}", r.all());
+    assert!(
+        r.stdout().contains("\"file.a\" -> \"file.b\";"),
+        "{}",
+        r.all()
+    );
 }

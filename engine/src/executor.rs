@@ -88,7 +88,9 @@ pub struct ExecOptions {
 
 impl std::fmt::Debug for ExecOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExecOptions").field("parallelism", &self.parallelism).finish_non_exhaustive()
+        f.debug_struct("ExecOptions")
+            .field("parallelism", &self.parallelism)
+            .finish_non_exhaustive()
     }
 }
 
@@ -128,7 +130,12 @@ impl Outcome {
 
     /// Whether everything that was planned succeeded.
     pub fn success(&self) -> bool {
-        !self.interrupted && self.fatal.is_none() && self.results.iter().all(|r| r.result == "done" || r.result == "unchanged")
+        !self.interrupted
+            && self.fatal.is_none()
+            && self
+                .results
+                .iter()
+                .all(|r| r.result == "done" || r.result == "unchanged")
     }
 }
 
@@ -149,8 +156,16 @@ struct Job {
 }
 
 enum Msg {
-    Pending { idx: usize, data: Value, message: String },
-    Finished { idx: usize, result: Result<Response, HostError>, elapsed: Duration },
+    Pending {
+        idx: usize,
+        data: Value,
+        message: String,
+    },
+    Finished {
+        idx: usize,
+        result: Result<Response, HostError>,
+        elapsed: Duration,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -163,10 +178,19 @@ enum NodeState {
 }
 
 /// Executes `plan` against `store`, saving after every batch of completed steps.
-pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts: &ExecOptions) -> Outcome {
+pub fn execute(
+    plan: &Plan,
+    input: &ExecInput<'_>,
+    store: &mut StateStore,
+    opts: &ExecOptions,
+) -> Outcome {
     let changes: Vec<&Change> = plan.changes.iter().collect();
     let n = changes.len();
-    let index: HashMap<&str, usize> = changes.iter().enumerate().map(|(i, c)| (c.key.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.key.as_str(), i))
+        .collect();
     let tools: HashMap<String, &Tool> = input.config.tools.iter().map(|t| (t.key(), t)).collect();
 
     // Edges: deps[i] = nodes i waits for.
@@ -176,7 +200,9 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
             Action::Delete => {
                 // Wait for the deletion of everything that depends on this one.
                 for (j, other) in changes.iter().enumerate() {
-                    if other.action == Action::Delete && other.depends_on.iter().any(|d| d == &c.key) {
+                    if other.action == Action::Delete
+                        && other.depends_on.iter().any(|d| d == &c.key)
+                    {
                         deps[i].push(j);
                     }
                 }
@@ -199,12 +225,16 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
             dependents[d].push(i);
         }
     }
-    let deletes_total = changes.iter().filter(|c| c.action == Action::Delete).count();
+    let deletes_total = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .count();
     let mut deletes_left = deletes_total;
 
     let mut node = vec![NodeState::Waiting; n];
     let mut outcome = Outcome::default();
-    let mut ready: std::collections::VecDeque<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+    let mut ready: std::collections::VecDeque<usize> =
+        (0..n).filter(|&i| remaining[i] == 0).collect();
     let mut running = 0usize;
     let mut started_at: Vec<Option<Instant>> = vec![None; n];
 
@@ -217,18 +247,24 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
         for w in 0..workers {
             let job_rx = job_rx.clone();
             let msg_tx = msg_tx.clone();
-            let spawned = std::thread::Builder::new().name(format!("dtm-worker-{w}")).spawn_scoped(scope, move || {
-                loop {
-                    let job = match job_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(job) = job else { return };
-                    let t = Instant::now();
-                    let result = job.plugin.run(&job.request, &job.ctx);
-                    let _ = msg_tx.send(Msg::Finished { idx: job.idx, result, elapsed: t.elapsed() });
-                }
-            });
+            let spawned = std::thread::Builder::new()
+                .name(format!("dtm-worker-{w}"))
+                .spawn_scoped(scope, move || {
+                    loop {
+                        let job = match job_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        let t = Instant::now();
+                        let result = job.plugin.run(&job.request, &job.ctx);
+                        let _ = msg_tx.send(Msg::Finished {
+                            idx: job.idx,
+                            result,
+                            elapsed: t.elapsed(),
+                        });
+                    }
+                });
             if spawned.is_err() && w == 0 {
                 outcome.fatal = Some("cannot start worker threads".into());
                 return;
@@ -250,7 +286,10 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
                     }
                     match prepare(c, i, &tools, input, store, opts, &msg_tx) {
                         Prepared::Job(job) => {
-                            (opts.events)(ExecEvent::Started { key: c.key.clone(), action: c.action });
+                            (opts.events)(ExecEvent::Started {
+                                key: c.key.clone(),
+                                action: c.action,
+                            });
                             node[i] = NodeState::Running;
                             started_at[i] = Some(Instant::now());
                             running += 1;
@@ -272,7 +311,11 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
                         }
                         Prepared::Fail(error) => {
                             node[i] = NodeState::Failed;
-                            (opts.events)(ExecEvent::Failed { key: c.key.clone(), action: c.action, error: error.clone() });
+                            (opts.events)(ExecEvent::Failed {
+                                key: c.key.clone(),
+                                action: c.action,
+                                error: error.clone(),
+                            });
                             if store.state.resources.contains_key(&c.key) {
                                 record_failure(store, c, &tools, input, &error, None);
                             }
@@ -308,13 +351,21 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
                         Msg::Pending { idx, data, message } => {
                             record_pending(store, changes[idx], &tools, input, data, message);
                         }
-                        Msg::Finished { idx, result, elapsed } => {
+                        Msg::Finished {
+                            idx,
+                            result,
+                            elapsed,
+                        } => {
                             running -= 1;
                             let c = changes[idx];
                             match apply_result(store, c, &tools, input, result) {
                                 Ok(()) => {
                                     node[idx] = NodeState::Finished;
-                                    (opts.events)(ExecEvent::Done { key: c.key.clone(), action: c.action, elapsed });
+                                    (opts.events)(ExecEvent::Done {
+                                        key: c.key.clone(),
+                                        action: c.action,
+                                        elapsed,
+                                    });
                                     outcome.results.push(ToolResult {
                                         key: c.key.clone(),
                                         action: c.action,
@@ -326,7 +377,11 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
                                 }
                                 Err(error) => {
                                     node[idx] = NodeState::Failed;
-                                    (opts.events)(ExecEvent::Failed { key: c.key.clone(), action: c.action, error: error.clone() });
+                                    (opts.events)(ExecEvent::Failed {
+                                        key: c.key.clone(),
+                                        action: c.action,
+                                        error: error.clone(),
+                                    });
                                     outcome.results.push(ToolResult {
                                         key: c.key.clone(),
                                         action: c.action,
@@ -359,7 +414,15 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
                         }
                     }
                 } else {
-                    skip_dependents(i, &changes, &dependents, &mut node, &mut outcome, opts, &mut deletes_left);
+                    skip_dependents(
+                        i,
+                        &changes,
+                        &dependents,
+                        &mut node,
+                        &mut outcome,
+                        opts,
+                        &mut deletes_left,
+                    );
                 }
             }
             if opts.interrupt.load(Ordering::Relaxed) && running == 0 {
@@ -374,8 +437,15 @@ pub fn execute(plan: &Plan, input: &ExecInput<'_>, store: &mut StateStore, opts:
     }
     for (i, c) in changes.iter().enumerate() {
         if node[i] == NodeState::Waiting {
-            let reason = if outcome.fatal.is_some() { "the run stopped: state could not be saved" } else { "interrupted" };
-            (opts.events)(ExecEvent::Skipped { key: c.key.clone(), reason: reason.into() });
+            let reason = if outcome.fatal.is_some() {
+                "the run stopped: state could not be saved"
+            } else {
+                "interrupted"
+            };
+            (opts.events)(ExecEvent::Skipped {
+                key: c.key.clone(),
+                reason: reason.into(),
+            });
             outcome.results.push(ToolResult {
                 key: c.key.clone(),
                 action: c.action,
@@ -412,7 +482,10 @@ fn skip_dependents(
             } else {
                 format!("dependency {cause} failed")
             };
-            (opts.events)(ExecEvent::Skipped { key: changes[j].key.clone(), reason: reason.clone() });
+            (opts.events)(ExecEvent::Skipped {
+                key: changes[j].key.clone(),
+                reason: reason.clone(),
+            });
             outcome.results.push(ToolResult {
                 key: changes[j].key.clone(),
                 action: changes[j].action,
@@ -440,7 +513,9 @@ fn prepare(
     opts: &ExecOptions,
     msg_tx: &mpsc::Sender<Msg>,
 ) -> Prepared {
-    let Some(op) = c.action.operation() else { return Prepared::Unchanged };
+    let Some(op) = c.action.operation() else {
+        return Prepared::Unchanged;
+    };
     let Some(plugin) = input.plugins.get(&c.plugin) else {
         return Prepared::Fail(format!("plugin `{}` is not loaded", c.plugin));
     };
@@ -471,7 +546,9 @@ fn prepare(
     // An update planned only because an upstream might change its outputs is a no-op if the
     // inputs turned out the same.
     if op == Operation::Update
-        && c.reasons.iter().all(|r| matches!(r, Reason::UpstreamChanges(_)))
+        && c.reasons
+            .iter()
+            .all(|r| matches!(r, Reason::UpstreamChanges(_)))
         && let (Some(tool), Some(rec)) = (tool, recorded)
         && store.state.redact(&options, &tool.secret_paths) == rec.options
     {
@@ -482,7 +559,12 @@ fn prepare(
         .as_ref()
         .filter(|p| p.operation == op)
         .map(|p| p.data.clone())
-        .or_else(|| recorded.and_then(|r| r.pending.as_ref()).filter(|p| p.operation == op).map(|p| p.data.clone()))
+        .or_else(|| {
+            recorded
+                .and_then(|r| r.pending.as_ref())
+                .filter(|p| p.operation == op)
+                .map(|p| p.data.clone())
+        })
         .unwrap_or(Value::Null);
     let request = request(
         op,
@@ -505,13 +587,25 @@ fn prepare(
             if let PluginEvent::Pending { data, message } = &event
                 && let Ok(tx) = tx.lock()
             {
-                let _ = tx.send(Msg::Pending { idx, data: data.clone(), message: message.clone() });
+                let _ = tx.send(Msg::Pending {
+                    idx,
+                    data: data.clone(),
+                    message: message.clone(),
+                });
             }
-            events(ExecEvent::Plugin { key: key.clone(), event });
+            events(ExecEvent::Plugin {
+                key: key.clone(),
+                event,
+            });
         }),
         secrets: tool.map(|t| t.secret_values.clone()).unwrap_or_default(),
     };
-    Prepared::Job(Box::new(Job { idx, plugin: plugin.clone(), request, ctx }))
+    Prepared::Job(Box::new(Job {
+        idx,
+        plugin: plugin.clone(),
+        request,
+        ctx,
+    }))
 }
 
 /// Creates or fetches the state entry for a change.
@@ -522,25 +616,36 @@ fn entry<'s>(
     input: &ExecInput<'_>,
 ) -> &'s mut Resource {
     let now = now_rfc3339();
-    let version = input.plugins.get(&c.plugin).map(|p| p.manifest().version.clone()).unwrap_or_default();
+    let version = input
+        .plugins
+        .get(&c.plugin)
+        .map(|p| p.manifest().version.clone())
+        .unwrap_or_default();
     let tool = tools.get(&c.key).copied();
-    store.state.resources.entry(c.key.clone()).or_insert_with(|| Resource {
-        plugin: c.plugin.clone(),
-        instance_id: tool.map(|t| t.instance_id.clone()).unwrap_or_else(|| {
-            c.key.split_once('.').map(|(_, i)| i.to_string()).unwrap_or_default()
-        }),
-        plugin_version: version,
-        depends_on: c.depends_on.clone(),
-        options: Value::Null,
-        status: Value::Null,
-        outputs: BTreeMap::new(),
-        lifecycle: Lifecycle::Pending,
-        pending: None,
-        last_error: None,
-        created: now.clone(),
-        updated: now,
-        history: Vec::new(),
-    })
+    store
+        .state
+        .resources
+        .entry(c.key.clone())
+        .or_insert_with(|| Resource {
+            plugin: c.plugin.clone(),
+            instance_id: tool.map(|t| t.instance_id.clone()).unwrap_or_else(|| {
+                c.key
+                    .split_once('.')
+                    .map(|(_, i)| i.to_string())
+                    .unwrap_or_default()
+            }),
+            plugin_version: version,
+            depends_on: c.depends_on.clone(),
+            options: Value::Null,
+            status: Value::Null,
+            outputs: BTreeMap::new(),
+            lifecycle: Lifecycle::Pending,
+            pending: None,
+            last_error: None,
+            created: now.clone(),
+            updated: now,
+            history: Vec::new(),
+        })
 }
 
 fn record_pending(
@@ -551,12 +656,24 @@ fn record_pending(
     data: Value,
     message: String,
 ) {
-    let Some(op) = c.action.operation() else { return };
+    let Some(op) = c.action.operation() else {
+        return;
+    };
     let now = now_rfc3339();
     let r = entry(store, c, tools, input);
-    let since = r.pending.as_ref().filter(|p| p.operation == op).map(|p| p.since.clone()).unwrap_or_else(|| now.clone());
+    let since = r
+        .pending
+        .as_ref()
+        .filter(|p| p.operation == op)
+        .map(|p| p.since.clone())
+        .unwrap_or_else(|| now.clone());
     r.lifecycle = Lifecycle::Pending;
-    r.pending = Some(PendingStep { operation: op, data, message, since });
+    r.pending = Some(PendingStep {
+        operation: op,
+        data,
+        message,
+        since,
+    });
     r.updated = now;
 }
 
@@ -597,14 +714,23 @@ fn apply_result(
             let options = match tool {
                 Some(t) => {
                     let lookup = |tk: &str, k: &str| {
-                        store.state.resources.get(tk).and_then(|r| r.outputs.get(k).cloned())
+                        store
+                            .state
+                            .resources
+                            .get(tk)
+                            .and_then(|r| r.outputs.get(k).cloned())
                     };
-                    let resolved = crate::config::resolve_refs(&t.options, &lookup).unwrap_or_else(|_| t.options.clone());
+                    let resolved = crate::config::resolve_refs(&t.options, &lookup)
+                        .unwrap_or_else(|_| t.options.clone());
                     store.state.redact(&resolved, &t.secret_paths)
                 }
                 None => Value::Null,
             };
-            let version = input.plugins.get(&c.plugin).map(|p| p.manifest().version.clone()).unwrap_or_default();
+            let version = input
+                .plugins
+                .get(&c.plugin)
+                .map(|p| p.manifest().version.clone())
+                .unwrap_or_default();
             let r = entry(store, c, tools, input);
             r.options = options;
             r.status = status;
@@ -625,7 +751,12 @@ fn apply_result(
         }
         Err(e) => {
             // A timed-out or abandoned long-running step keeps its progress data: the next run resumes it.
-            let keep = matches!(e, HostError::Timeout { .. } | HostError::Abandoned { .. } | HostError::Interrupted { .. });
+            let keep = matches!(
+                e,
+                HostError::Timeout { .. }
+                    | HostError::Abandoned { .. }
+                    | HostError::Interrupted { .. }
+            );
             let error = e.to_string();
             record_failure(store, c, tools, input, &error, Some(keep));
             Err(error)

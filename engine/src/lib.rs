@@ -3,10 +3,10 @@
 #![deny(unsafe_code)]
 
 pub mod config;
-pub mod names;
-pub mod plugin;
 pub mod executor;
+pub mod names;
 pub mod plan;
+pub mod plugin;
 pub mod state;
 pub mod store;
 pub mod workspace;

@@ -203,7 +203,8 @@ pub fn plan(config: &Config, state: &State, live: &HashMap<String, Live>, mode: 
         Mode::Apply => {
             let mut by_key: HashMap<String, Change> = HashMap::new();
             for tool in &config.tools {
-                let change = plan_tool(tool, state, live.get(&tool.key()).unwrap_or(&Live::Unknown));
+                let change =
+                    plan_tool(tool, state, live.get(&tool.key()).unwrap_or(&Live::Unknown));
                 by_key.insert(change.key.clone(), change);
             }
             // A tool whose upstream changes may get new inputs: plan an update; the executor turns
@@ -307,7 +308,11 @@ fn plan_tool(tool: &Tool, state: &State, live: &Live) -> Change {
         }
         _ => {}
     }
-    if let Some(err) = res.last_error.as_ref().filter(|_| res.lifecycle == Lifecycle::Failed) {
+    if let Some(err) = res
+        .last_error
+        .as_ref()
+        .filter(|_| res.lifecycle == Lifecycle::Failed)
+    {
         change.action = if matches!(live, Live::Present(_)) || !res.status.is_null() {
             Action::Update
         } else {
@@ -335,27 +340,52 @@ fn delete_change(r: &Resource, reason: Reason) -> Change {
         recorded_status: None,
         live_status: None,
         depends_on: r.depends_on.clone(),
-        resume: r.pending.clone().filter(|p| p.operation == Operation::Delete),
+        resume: r
+            .pending
+            .clone()
+            .filter(|p| p.operation == Operation::Delete),
     }
 }
 
 /// Tools in dependency order (dependencies first), ties in config order.
 pub fn config_order(config: &Config) -> Vec<&Tool> {
-    let index: HashMap<String, usize> = config.tools.iter().enumerate().map(|(i, t)| (t.key(), i)).collect();
+    let index: HashMap<String, usize> = config
+        .tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.key(), i))
+        .collect();
     let deps: Vec<Vec<usize>> = config
         .tools
         .iter()
-        .map(|t| t.depends_on.iter().filter_map(|d| index.get(d).copied()).collect())
+        .map(|t| {
+            t.depends_on
+                .iter()
+                .filter_map(|d| index.get(d).copied())
+                .collect()
+        })
         .collect();
-    topo_order(&deps).into_iter().map(|i| &config.tools[i]).collect()
+    topo_order(&deps)
+        .into_iter()
+        .map(|i| &config.tools[i])
+        .collect()
 }
 
 /// Orders deletes so that dependents are deleted before what they depend on.
 fn order_deletes(deletes: &mut Vec<Change>) {
-    let index: HashMap<String, usize> = deletes.iter().enumerate().map(|(i, c)| (c.key.clone(), i)).collect();
+    let index: HashMap<String, usize> = deletes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.key.clone(), i))
+        .collect();
     let deps: Vec<Vec<usize>> = deletes
         .iter()
-        .map(|c| c.depends_on.iter().filter_map(|d| index.get(d).copied()).collect())
+        .map(|c| {
+            c.depends_on
+                .iter()
+                .filter_map(|d| index.get(d).copied())
+                .collect()
+        })
         .collect();
     let mut order = topo_order(&deps);
     order.reverse();
@@ -377,8 +407,10 @@ pub fn topo_order(deps: &[Vec<usize>]) -> Vec<usize> {
             }
         }
     }
-    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
-        (0..n).filter(|&i| indegree[i] == 0).map(std::cmp::Reverse).collect();
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n)
+        .filter(|&i| indegree[i] == 0)
+        .map(std::cmp::Reverse)
+        .collect();
     let mut out = Vec::with_capacity(n);
     while let Some(std::cmp::Reverse(i)) = ready.pop() {
         out.push(i);
@@ -401,7 +433,11 @@ pub fn display_value(v: &Value) -> Value {
     match v {
         Value::String(_) if crate::state::is_redacted(v) => Value::String("(sensitive)".into()),
         Value::Array(a) => Value::Array(a.iter().map(display_value).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), display_value(v))).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), display_value(v)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }

@@ -22,7 +22,9 @@ pub const SECRET_PREFIX: &str = "(secret hmac-sha256:";
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// The bytes are not valid state JSON.
-    #[error("state {location} is corrupt: {message}; it was left untouched. Restore it from {location}.backup or your backend's versioning, or move it away to start over")]
+    #[error(
+        "state {location} is corrupt: {message}; it was left untouched. Restore it from {location}.backup or your backend's versioning, or move it away to start over"
+    )]
     Corrupt {
         /// Backend location.
         location: String,
@@ -30,7 +32,9 @@ pub enum StateError {
         message: String,
     },
     /// Written by a newer dtm.
-    #[error("state {location} has format version {found}, but this dtm reads up to version {supported}; upgrade dtm. The state was left untouched")]
+    #[error(
+        "state {location} has format version {found}, but this dtm reads up to version {supported}; upgrade dtm. The state was left untouched"
+    )]
     FutureVersion {
         /// Backend location.
         location: String,
@@ -40,7 +44,9 @@ pub enum StateError {
         supported: u32,
     },
     /// Not a dtm state at all.
-    #[error("{location} is not a dtm state file ({what}); it was left untouched. If it is a DevStream state, convert it with `dtm state import-devstream`")]
+    #[error(
+        "{location} is not a dtm state file ({what}); it was left untouched. If it is a DevStream state, convert it with `dtm state import-devstream`"
+    )]
     Foreign {
         /// Backend location.
         location: String,
@@ -132,7 +138,11 @@ impl Resource {
 
     /// Appends to the bounded history.
     pub fn record(&mut self, operation: &str, result: String, at: &str) {
-        self.history.push(HistoryEntry { at: at.to_string(), operation: operation.to_string(), result });
+        self.history.push(HistoryEntry {
+            at: at.to_string(),
+            operation: operation.to_string(),
+            result,
+        });
         if self.history.len() > HISTORY_LEN {
             let extra = self.history.len() - HISTORY_LEN;
             self.history.drain(..extra);
@@ -184,11 +194,17 @@ impl State {
                         what: "it looks like a DevStream state".into(),
                     });
                 }
-                return Err(StateError::Corrupt { location: location.to_string(), message: e.to_string() });
+                return Err(StateError::Corrupt {
+                    location: location.to_string(),
+                    message: e.to_string(),
+                });
             }
         };
         let Some(obj) = value.as_object() else {
-            return Err(StateError::Foreign { location: location.to_string(), what: "not a JSON object".into() });
+            return Err(StateError::Foreign {
+                location: location.to_string(),
+                what: "not a JSON object".into(),
+            });
         };
         let Some(version) = obj.get("format_version").and_then(Value::as_u64) else {
             return Err(StateError::Foreign {
@@ -203,8 +219,10 @@ impl State {
                 supported: FORMAT_VERSION,
             });
         }
-        serde_json::from_value(value)
-            .map_err(|e| StateError::Corrupt { location: location.to_string(), message: e.to_string() })
+        serde_json::from_value(value).map_err(|e| StateError::Corrupt {
+            location: location.to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// Serialises the document (compact JSON: states can hold thousands of resources).
@@ -220,7 +238,10 @@ impl State {
             return format!("{SECRET_PREFIX}invalid-key)");
         };
         mac.update(secret.as_bytes());
-        format!("{SECRET_PREFIX}{})", hex::encode(mac.finalize().into_bytes()))
+        format!(
+            "{SECRET_PREFIX}{})",
+            hex::encode(mac.finalize().into_bytes())
+        )
     }
 
     /// A copy of `options` with the strings at `secret_paths` replaced by keyed hashes.
@@ -279,8 +300,14 @@ mod tests {
         let back = State::from_bytes(&s.to_bytes(), "x").unwrap();
         assert_eq!(s, back);
         let future = serde_json::json!({"format_version": 99, "lineage": "a"}).to_string();
-        assert!(matches!(State::from_bytes(future.as_bytes(), "x"), Err(StateError::FutureVersion { found: 99, .. })));
-        assert!(matches!(State::from_bytes(b"{\"format_", "x"), Err(StateError::Corrupt { .. })));
+        assert!(matches!(
+            State::from_bytes(future.as_bytes(), "x"),
+            Err(StateError::FutureVersion { found: 99, .. })
+        ));
+        assert!(matches!(
+            State::from_bytes(b"{\"format_", "x"),
+            Err(StateError::Corrupt { .. })
+        ));
         assert!(matches!(
             State::from_bytes(b"file_a:\n  name: file\n  instanceID: a\n", "x"),
             Err(StateError::Foreign { .. })

@@ -37,7 +37,12 @@ impl StateStore {
                 backend,
                 exists: true,
             }),
-            None => Ok(Self { backend, version: None, state: State::new(), exists: false }),
+            None => Ok(Self {
+                backend,
+                version: None,
+                state: State::new(),
+                exists: false,
+            }),
         }
     }
 

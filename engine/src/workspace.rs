@@ -58,7 +58,9 @@ pub enum EngineError {
     #[error(transparent)]
     Backend(#[from] BackendError),
     /// A plugin's version does not satisfy the tool's requirement.
-    #[error("{tool}: requires plugin `{plugin}` {requirement}, but the plugin found ({path}) is version {found}")]
+    #[error(
+        "{tool}: requires plugin `{plugin}` {requirement}, but the plugin found ({path}) is version {found}"
+    )]
     PluginVersion {
         /// Tool key.
         tool: String,
@@ -82,7 +84,10 @@ pub enum EngineError {
 /// Opens the backend a config names.
 pub fn open_backend(config: &Config) -> Result<Box<dyn Backend>, EngineError> {
     match config.state.backend.as_str() {
-        "local" => Ok(Box::new(dtm_backends::local::LocalBackend::from_options(&config.state.options, &config.dir)?)),
+        "local" => Ok(Box::new(dtm_backends::local::LocalBackend::from_options(
+            &config.state.options,
+            &config.dir,
+        )?)),
         other => Err(EngineError::UnsupportedBackend(other.to_string())),
     }
 }
@@ -102,7 +107,12 @@ pub struct Workspace {
 impl Workspace {
     /// Binds a config to settings; loads nothing yet.
     pub fn new(config: Config, settings: Settings) -> Self {
-        Self { config, settings, plugins: HashMap::new(), host: PluginHost::default() }
+        Self {
+            config,
+            settings,
+            plugins: HashMap::new(),
+            host: PluginHost::default(),
+        }
     }
 
     /// The plugin directories to search: `--plugin-dir`, the config's `pluginDir`, fallbacks.
@@ -117,9 +127,13 @@ impl Workspace {
 
     /// Loads every plugin the config names, plus `extra` (plugins of resources only in state),
     /// checks version requirements, and validates the config against the plugins' manifests.
-    pub fn load_plugins(&mut self, extra: impl IntoIterator<Item = String>) -> Result<(), EngineError> {
+    pub fn load_plugins(
+        &mut self,
+        extra: impl IntoIterator<Item = String>,
+    ) -> Result<(), EngineError> {
         let dirs = self.plugin_dirs();
-        let mut names: BTreeSet<String> = self.config.tools.iter().map(|t| t.plugin.clone()).collect();
+        let mut names: BTreeSet<String> =
+            self.config.tools.iter().map(|t| t.plugin.clone()).collect();
         let configured = names.clone();
         names.extend(extra);
         for name in names {
@@ -136,8 +150,11 @@ impl Workspace {
                 Err(e) => return Err(e.into()),
             }
         }
-        let manifests: BTreeMap<String, Manifest> =
-            self.plugins.iter().map(|(k, p)| (k.clone(), p.manifest().clone())).collect();
+        let manifests: BTreeMap<String, Manifest> = self
+            .plugins
+            .iter()
+            .map(|(k, p)| (k.clone(), p.manifest().clone()))
+            .collect();
         if let Err(e) = crate::config::validate_against_plugins(&self.config, &manifests) {
             // Prefer the loader's explanation of a missing plugin: it says where it looked.
             if let Some(name) = configured.iter().find(|n| !self.plugins.contains_key(*n)) {
@@ -168,10 +185,19 @@ impl Workspace {
     }
 
     /// Reads the live status of `keys` (resources in state) in parallel.
-    pub fn read_live(&self, state: &State, keys: &[String]) -> Result<HashMap<String, Live>, EngineError> {
-        let tools: HashMap<String, &crate::config::Tool> = self.config.tools.iter().map(|t| (t.key(), t)).collect();
-        let jobs: Vec<&String> = keys.iter().filter(|k| state.resources.contains_key(*k)).collect();
-        let results: Mutex<Vec<(String, Result<Live, HostError>)>> = Mutex::new(Vec::with_capacity(jobs.len()));
+    pub fn read_live(
+        &self,
+        state: &State,
+        keys: &[String],
+    ) -> Result<HashMap<String, Live>, EngineError> {
+        let tools: HashMap<String, &crate::config::Tool> =
+            self.config.tools.iter().map(|t| (t.key(), t)).collect();
+        let jobs: Vec<&String> = keys
+            .iter()
+            .filter(|k| state.resources.contains_key(*k))
+            .collect();
+        let results: Mutex<Vec<(String, Result<Live, HostError>)>> =
+            Mutex::new(Vec::with_capacity(jobs.len()));
         let next = std::sync::atomic::AtomicUsize::new(0);
         let workers = self.settings.parallelism.max(1).min(jobs.len().max(1));
         std::thread::scope(|scope| {
@@ -198,12 +224,25 @@ impl Workspace {
                 Err(e) => errors.push(e),
             }
         }
-        if errors.is_empty() { Ok(live) } else { Err(EngineError::Read(errors)) }
+        if errors.is_empty() {
+            Ok(live)
+        } else {
+            Err(EngineError::Read(errors))
+        }
     }
 
-    fn read_one(&self, state: &State, key: &str, tool: Option<&crate::config::Tool>) -> Result<Live, HostError> {
-        let Some(res) = state.resources.get(key) else { return Ok(Live::Unknown) };
-        let Some(plugin) = self.plugins.get(&res.plugin) else { return Ok(Live::Unknown) };
+    fn read_one(
+        &self,
+        state: &State,
+        key: &str,
+        tool: Option<&crate::config::Tool>,
+    ) -> Result<Live, HostError> {
+        let Some(res) = state.resources.get(key) else {
+            return Ok(Live::Unknown);
+        };
+        let Some(plugin) = self.plugins.get(&res.plugin) else {
+            return Ok(Live::Unknown);
+        };
         let options = match tool {
             Some(t) => crate::plan::resolve_from_state(t, state).0,
             None => res.options.clone(),
@@ -218,7 +257,10 @@ impl Workspace {
             &self.config.dir,
         );
         let ctx = CallContext {
-            timeout: Some(tool.and_then(|t| t.timeout).unwrap_or(self.settings.default_timeout)),
+            timeout: Some(
+                tool.and_then(|t| t.timeout)
+                    .unwrap_or(self.settings.default_timeout),
+            ),
             secrets: tool.map(|t| t.secret_values.clone()).unwrap_or_default(),
             ..CallContext::default()
         };
@@ -254,7 +296,9 @@ pub fn lock_info(operation: &str) -> LockInfo {
 
 fn whoami() -> String {
     // Deliberately not from the environment of the engine's caller: USER is what every shell sets.
-    std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into())
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn hostname() -> String {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use dtm_engine::plugin::{CallContext, HostError, PluginEvent, PluginHost, library_file_name, request};
+use dtm_engine::plugin::{
+    CallContext, HostError, PluginEvent, PluginHost, library_file_name, request,
+};
 use dtm_plugin_protocol::{ErrorKind, Operation, Response};
 use serde_json::{Value, json};
 
@@ -16,18 +18,42 @@ fn lib(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|d| d.parent()).unwrap();
     let p = dir.join(library_file_name(name));
-    assert!(p.exists(), "{} is missing: run `cargo build --workspace` first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` first",
+        p.display()
+    );
     p
 }
 
 fn req(op: Operation, options: Value) -> dtm_plugin_protocol::Request {
-    request(op, "fixture.test", options, Value::Null, Default::default(), Value::Null, &std::env::temp_dir())
+    request(
+        op,
+        "fixture.test",
+        options,
+        Value::Null,
+        Default::default(),
+        Value::Null,
+        &std::env::temp_dir(),
+    )
 }
 
 #[test]
 fn wrong_abi_is_refused_naming_both_versions() {
-    let err = PluginHost::default().load(&lib("fixture-wrong-abi")).unwrap_err();
-    assert!(matches!(err, HostError::AbiMismatch { plugin_major: 2, host_major: 1, .. }), "{err:?}");
+    let err = PluginHost::default()
+        .load(&lib("fixture-wrong-abi"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HostError::AbiMismatch {
+                plugin_major: 2,
+                host_major: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let msg = err.to_string();
     assert!(msg.contains("ABI 2.0") && msg.contains("ABI 1.0"), "{msg}");
     assert!(msg.contains("libdtm_plugin_fixture_wrong_abi"), "{msg}");
@@ -37,9 +63,13 @@ fn wrong_abi_is_refused_naming_both_versions() {
 fn panics_become_typed_errors_and_the_plugin_stays_usable() {
     let p = PluginHost::default().load(&lib("fixture-panic")).unwrap();
     for op in [Operation::Create, Operation::Read] {
-        let err = p.run(&req(op, json!({})), &CallContext::default()).unwrap_err();
+        let err = p
+            .run(&req(op, json!({})), &CallContext::default())
+            .unwrap_err();
         match &err {
-            HostError::Plugin { error, operation, .. } => {
+            HostError::Plugin {
+                error, operation, ..
+            } => {
                 assert_eq!(error.kind, ErrorKind::Panic);
                 assert_eq!(*operation, op);
                 assert!(error.message.contains("panicked"), "{}", error.message);
@@ -59,7 +89,10 @@ fn malformed_and_oversized_responses_are_named() {
     let ctx = CallContext::default();
     let err = p.run(&req(Operation::Create, json!({})), &ctx).unwrap_err();
     assert!(matches!(err, HostError::Malformed { .. }), "{err:?}");
-    assert!(err.to_string().contains("fixture-garbage") && err.to_string().contains("malformed"), "{err}");
+    assert!(
+        err.to_string().contains("fixture-garbage") && err.to_string().contains("malformed"),
+        "{err}"
+    );
 
     let err = p.run(&req(Operation::Update, json!({})), &ctx).unwrap_err();
     match &err {
@@ -75,11 +108,16 @@ fn malformed_and_oversized_responses_are_named() {
         ("failed", "without an answer"),
         ("bad_status", "without an answer"),
     ] {
-        let err = p.run(&req(Operation::Create, json!({"mode": mode})), &ctx).unwrap_err();
+        let err = p
+            .run(&req(Operation::Create, json!({"mode": mode})), &ctx)
+            .unwrap_err();
         assert!(err.to_string().contains(want), "{mode}: {err}");
     }
     // A good response still works afterwards.
-    assert!(matches!(p.run(&req(Operation::Read, json!({"mode": "ok"})), &ctx), Ok(Response::Done { .. })));
+    assert!(matches!(
+        p.run(&req(Operation::Read, json!({"mode": "ok"})), &ctx),
+        Ok(Response::Done { .. })
+    ));
 }
 
 #[test]
@@ -87,7 +125,10 @@ fn a_call_that_never_returns_times_out() {
     let p = PluginHost::default().load(&lib("fixture-slow")).unwrap();
     let options = json!({"sleep_ms": 3_600_000, "ignore_cancel": true});
     let err = p
-        .run(&req(Operation::Create, options), &CallContext::with_timeout(Duration::from_millis(300)))
+        .run(
+            &req(Operation::Create, options),
+            &CallContext::with_timeout(Duration::from_millis(300)),
+        )
         .unwrap_err();
     assert!(matches!(err, HostError::Timeout { .. }), "{err:?}");
     assert!(err.to_string().contains("did not finish `create`"), "{err}");
@@ -98,7 +139,12 @@ fn cancellation_reaches_a_cooperative_plugin() {
     let p = PluginHost::default().load(&lib("fixture-slow")).unwrap();
     let ctx = CallContext::with_timeout(Duration::from_secs(3600));
     let cancel = ctx.cancel.clone();
-    let h = std::thread::spawn(move || p.run(&req(Operation::Create, json!({"sleep_ms": 3_600_000})), &ctx));
+    let h = std::thread::spawn(move || {
+        p.run(
+            &req(Operation::Create, json!({"sleep_ms": 3_600_000})),
+            &ctx,
+        )
+    });
     std::thread::sleep(Duration::from_millis(200));
     cancel.store(true, Ordering::SeqCst);
     let err = h.join().unwrap().unwrap_err();
@@ -122,7 +168,12 @@ fn pending_steps_are_polled_and_reported() {
         }),
         ..CallContext::default()
     };
-    let r = p.run(&req(Operation::Create, json!({"value": 7, "pending_steps": 3})), &ctx).unwrap();
+    let r = p
+        .run(
+            &req(Operation::Create, json!({"value": 7, "pending_steps": 3})),
+            &ctx,
+        )
+        .unwrap();
     assert_eq!(pendings.load(Ordering::SeqCst), 3);
     match r {
         Response::Done { outputs, .. } => assert_eq!(outputs["value"], json!(7)),
@@ -145,7 +196,15 @@ fn not_a_plugin_and_missing_plugins_are_named() {
     std::fs::write(&fake, b"not an ELF file").unwrap();
     let err = PluginHost::default().load(&fake).unwrap_err();
     assert!(matches!(err, HostError::Open { .. }), "{err:?}");
-    let err = PluginHost::default().load_named("absent", &[dir.path().to_path_buf()]).unwrap_err();
-    assert!(err.to_string().contains("plugin `absent` not found"), "{err}");
-    assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
+    let err = PluginHost::default()
+        .load_named("absent", &[dir.path().to_path_buf()])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("plugin `absent` not found"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
 }

@@ -79,10 +79,17 @@ fn install_interrupt() -> Result<Interrupt> {
 /// Asks for "yes" on the terminal; gives up if interrupted.
 fn confirm(kind: Kind, cancel: &AtomicBool) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
-        bail!("refusing to {} without confirmation: stdin is not a terminal. Re-run with -y (--yes) to approve the plan above", kind.name());
+        bail!(
+            "refusing to {} without confirmation: stdin is not a terminal. Re-run with -y (--yes) to approve the plan above",
+            kind.name()
+        );
     }
     let mut err = std::io::stderr();
-    write!(err, "\nDo you want to {} these changes? Only 'yes' will be accepted: ", kind.name())?;
+    write!(
+        err,
+        "\nDo you want to {} these changes? Only 'yes' will be accepted: ",
+        kind.name()
+    )?;
     err.flush()?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -157,7 +164,10 @@ fn locked(
         workdir: ws.config.dir.clone(),
         events: progress.sink(),
     };
-    let input = ExecInput { config: &ws.config, plugins: &ws.plugins };
+    let input = ExecInput {
+        config: &ws.config,
+        plugins: &ws.plugins,
+    };
     let outcome = execute(&plan, &input, store, &opts);
     if json {
         render::json_out(&json!({ "plan": render::plan_json(&plan), "outcome": outcome }))?;

@@ -19,11 +19,15 @@ pub fn plugins(flag: Option<&PathBuf>, output: Output) -> Result<Exit> {
     let mut rows = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for dir in &dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
         let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
         for path in files {
-            let Some(file) = path.file_name().and_then(|f| f.to_str()) else { continue };
+            let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
+                continue;
+            };
             let is_plugin = (file.starts_with("libdtm_plugin_") || file.starts_with("dtm_plugin_"))
                 && [".so", ".dylib", ".dll"].iter().any(|e| file.ends_with(e));
             if !is_plugin || !seen.insert(file.to_string()) {
@@ -43,11 +47,20 @@ pub fn plugins(flag: Option<&PathBuf>, output: Output) -> Result<Exit> {
         Output::Text => {
             let mut out = std::io::stdout().lock();
             if rows.is_empty() {
-                writeln!(out, "No plugins found in {}.", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))?;
+                writeln!(
+                    out,
+                    "No plugins found in {}.",
+                    dirs.iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )?;
             }
             for r in rows {
                 match r.get("error") {
-                    Some(e) => writeln!(out, "{:<24} {}", "(unloadable)", e.as_str().unwrap_or(""))?,
+                    Some(e) => {
+                        writeln!(out, "{:<24} {}", "(unloadable)", e.as_str().unwrap_or(""))?
+                    }
                     None => writeln!(
                         out,
                         "{:<24} {:<10} {}",

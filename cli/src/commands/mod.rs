@@ -19,14 +19,27 @@ use crate::settings::{self, Resolved};
 /// Runs the parsed command; returns the exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let exit = match cli.command {
-        Command::Plan { config, detailed_exitcode } => plan::run(&config, detailed_exitcode)?,
+        Command::Plan {
+            config,
+            detailed_exitcode,
+        } => plan::run(&config, detailed_exitcode)?,
         Command::Apply { config, confirm } => apply::run(&config, confirm.yes, apply::Kind::Apply)?,
-        Command::Delete { config, confirm } => apply::run(&config, confirm.yes, apply::Kind::Delete)?,
-        Command::Destroy { config, confirm } => apply::run(&config, confirm.yes, apply::Kind::Destroy)?,
+        Command::Delete { config, confirm } => {
+            apply::run(&config, confirm.yes, apply::Kind::Delete)?
+        }
+        Command::Destroy { config, confirm } => {
+            apply::run(&config, confirm.yes, apply::Kind::Destroy)?
+        }
         Command::Verify { config } => verify::run(&config)?,
-        Command::Show { what: ShowCommand::Config { config, plugin } } => show::config(&config, plugin.as_deref())?,
-        Command::Show { what: ShowCommand::Status { config, id } } => show::status(&config, id.as_deref())?,
-        Command::List { what: ListCommand::Plugins { plugin_dir, output } } => list::plugins(plugin_dir.as_ref(), output)?,
+        Command::Show {
+            what: ShowCommand::Config { config, plugin },
+        } => show::config(&config, plugin.as_deref())?,
+        Command::Show {
+            what: ShowCommand::Status { config, id },
+        } => show::status(&config, id.as_deref())?,
+        Command::List {
+            what: ListCommand::Plugins { plugin_dir, output },
+        } => list::plugins(plugin_dir.as_ref(), output)?,
         Command::Graph { config } => graph::run(&config)?,
         Command::State { command } => match command {
             StateCommand::List { config } => state::list(&config)?,
@@ -43,7 +56,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 pub fn open(args: &ConfigArgs) -> Result<(Resolved, StateStore)> {
     let mut resolved = settings::resolve(args)?;
     let store = resolved.workspace.open_state()?;
-    let extra: Vec<String> = store.state.resources.values().map(|r| r.plugin.clone()).collect();
-    resolved.workspace.load_plugins(extra).context("cannot load plugins")?;
+    let extra: Vec<String> = store
+        .state
+        .resources
+        .values()
+        .map(|r| r.plugin.clone())
+        .collect();
+    resolved
+        .workspace
+        .load_plugins(extra)
+        .context("cannot load plugins")?;
     Ok((resolved, store))
 }

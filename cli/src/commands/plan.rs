@@ -14,5 +14,9 @@ pub fn run(args: &ConfigArgs, detailed_exitcode: bool) -> Result<Exit> {
         Output::Json => render::json_out(&render::plan_json(&plan))?,
         Output::Text => render::plan_text(&mut std::io::stdout().lock(), &plan)?,
     }
-    Ok(if detailed_exitcode && plan.has_changes() { Exit::Changes } else { Exit::Ok })
+    Ok(if detailed_exitcode && plan.has_changes() {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    })
 }

@@ -74,7 +74,10 @@ pub fn status(args: &ConfigArgs, id: Option<&str>) -> Result<Exit> {
     let keys: Vec<String> = match id {
         Some(id) => {
             if !store.state.resources.contains_key(id) {
-                bail!("`{id}` is not recorded in state {}; `dtm state list` shows what is", store.location());
+                bail!(
+                    "`{id}` is not recorded in state {}; `dtm state list` shows what is",
+                    store.location()
+                );
             }
             vec![id.to_string()]
         }
@@ -83,7 +86,9 @@ pub fn status(args: &ConfigArgs, id: Option<&str>) -> Result<Exit> {
     let live = resolved.workspace.read_live(&store.state, &keys)?;
     let mut docs = Vec::new();
     for k in &keys {
-        let Some(r) = store.state.resources.get(k) else { continue };
+        let Some(r) = store.state.resources.get(k) else {
+            continue;
+        };
         let live_v = match live.get(k) {
             Some(dtm_engine::plan::Live::Present(s)) => json!({"present": true, "status": s}),
             Some(dtm_engine::plan::Live::Absent) => json!({"present": false}),
@@ -111,7 +116,19 @@ pub fn status(args: &ConfigArgs, id: Option<&str>) -> Result<Exit> {
                 writeln!(out, "No tools recorded in {}.", store.location())?;
             }
             for d in docs {
-                writeln!(out, "{} ({} {}): {}{}", d["id"].as_str().unwrap_or(""), d["plugin"].as_str().unwrap_or(""), d["plugin_version"].as_str().unwrap_or(""), d["lifecycle"].as_str().unwrap_or(""), if d["drift"] == json!(true) { ", DRIFTED" } else { "" })?;
+                writeln!(
+                    out,
+                    "{} ({} {}): {}{}",
+                    d["id"].as_str().unwrap_or(""),
+                    d["plugin"].as_str().unwrap_or(""),
+                    d["plugin_version"].as_str().unwrap_or(""),
+                    d["lifecycle"].as_str().unwrap_or(""),
+                    if d["drift"] == json!(true) {
+                        ", DRIFTED"
+                    } else {
+                        ""
+                    }
+                )?;
                 if let Some(e) = d["last_error"].as_str() {
                     writeln!(out, "  last error: {e}")?;
                 }

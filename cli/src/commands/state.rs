@@ -40,7 +40,12 @@ pub fn list(args: &ConfigArgs) -> Result<Exit> {
             }
             for (k, r) in &store.state.resources {
                 let lc = serde_json::to_value(r.lifecycle)?;
-                writeln!(out, "{k:<40} {:<10} {}", lc.as_str().unwrap_or(""), r.updated)?;
+                writeln!(
+                    out,
+                    "{k:<40} {:<10} {}",
+                    lc.as_str().unwrap_or(""),
+                    r.updated
+                )?;
             }
             if let Some(l) = lock {
                 writeln!(out, "\nlocked by {l}")?;
@@ -53,7 +58,10 @@ pub fn list(args: &ConfigArgs) -> Result<Exit> {
 pub fn show(args: &ConfigArgs, id: &str) -> Result<Exit> {
     let store = open(args)?;
     let Some(r) = store.state.resources.get(id) else {
-        bail!("`{id}` is not recorded in state {}; `dtm state list` shows what is", store.location());
+        bail!(
+            "`{id}` is not recorded in state {}; `dtm state list` shows what is",
+            store.location()
+        );
     };
     let mut v = serde_json::to_value(r)?;
     v["options"] = display_value(&r.options);
@@ -64,6 +72,10 @@ pub fn show(args: &ConfigArgs, id: &str) -> Result<Exit> {
 pub fn unlock(args: &ConfigArgs, lock_id: &str) -> Result<Exit> {
     let store = open(args)?;
     store.backend().unlock(lock_id)?;
-    writeln!(std::io::stdout(), "Released lock {lock_id} on {}.", store.location())?;
+    writeln!(
+        std::io::stdout(),
+        "Released lock {lock_id} on {}.",
+        store.location()
+    )?;
     Ok(Exit::Ok)
 }

@@ -22,7 +22,16 @@ pub fn run(args: &ConfigArgs) -> Result<Exit> {
             let mut out = std::io::stdout().lock();
             if in_sync {
                 use std::io::Write;
-                writeln!(out, "In sync: {} tool{} the config.", plan.changes.len(), if plan.changes.len() == 1 { " matches" } else { "s match" })?;
+                writeln!(
+                    out,
+                    "In sync: {} tool{} the config.",
+                    plan.changes.len(),
+                    if plan.changes.len() == 1 {
+                        " matches"
+                    } else {
+                        "s match"
+                    }
+                )?;
             } else {
                 render::plan_text(&mut out, &plan)?;
                 use std::io::Write;
@@ -32,7 +41,13 @@ pub fn run(args: &ConfigArgs) -> Result<Exit> {
                     .filter(|c| c.action != Action::NoOp)
                     .map(|c| format!("{} ({})", c.key, c.action.as_str()))
                     .collect();
-                writeln!(out, "\nOut of sync: {} change{} pending: {}. Run `dtm apply` to converge.", pending.len(), if pending.len() == 1 { "" } else { "s" }, pending.join(", "))?;
+                writeln!(
+                    out,
+                    "\nOut of sync: {} change{} pending: {}. Run `dtm apply` to converge.",
+                    pending.len(),
+                    if pending.len() == 1 { "" } else { "s" },
+                    pending.join(", ")
+                )?;
             }
         }
     }

@@ -13,8 +13,13 @@ use crate::render;
 pub fn run(output: Output) -> Result<Exit> {
     let version = env!("CARGO_PKG_VERSION");
     match output {
-        Output::Json => render::json_out(&json!({ "version": version, "plugin_abi": format!("{ABI_MAJOR}.{ABI_MINOR}") }))?,
-        Output::Text => writeln!(std::io::stdout(), "dtm {version} (plugin ABI {ABI_MAJOR}.{ABI_MINOR})")?,
+        Output::Json => render::json_out(
+            &json!({ "version": version, "plugin_abi": format!("{ABI_MAJOR}.{ABI_MINOR}") }),
+        )?,
+        Output::Text => writeln!(
+            std::io::stdout(),
+            "dtm {version} (plugin ABI {ABI_MAJOR}.{ABI_MINOR})"
+        )?,
     }
     Ok(Exit::Ok)
 }

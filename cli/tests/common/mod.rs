@@ -11,7 +11,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Self {
-        let s = Sandbox { dir: tempfile::tempdir().unwrap() };
+        let s = Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+        };
         assert!(
             plugin_lib("file").exists(),
             "plugin libraries are missing next to the dtm binary: run `cargo build --workspace` first"
@@ -71,7 +73,11 @@ impl Run {
         String::from_utf8_lossy(&self.0.stderr).into_owned()
     }
     pub fn all(&self) -> String {
-        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout(), self.stderr())
+        format!(
+            "--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        )
     }
     #[track_caller]
     pub fn expect(self, code: i32) -> Self {
@@ -82,7 +88,10 @@ impl Run {
 
 /// Directory of the dtm binary, where cargo put the plugin libraries.
 pub fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_dtm")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_BIN_EXE_dtm"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn plugin_lib(name: &str) -> PathBuf {

@@ -28,8 +28,12 @@ type AbiVersionFn = unsafe extern "C" fn() -> u32;
 /// `int32_t dtm_plugin_manifest(DtmBuffer *out)`
 type ManifestFn = unsafe extern "C" fn(out: *mut DtmBuffer) -> i32;
 /// `int32_t dtm_plugin_call(const DtmHost *, const uint8_t *, size_t, DtmBuffer *)`
-type CallFn =
-    unsafe extern "C" fn(host: *const DtmHost, req: *const u8, len: usize, out: *mut DtmBuffer) -> i32;
+type CallFn = unsafe extern "C" fn(
+    host: *const DtmHost,
+    req: *const u8,
+    len: usize,
+    out: *mut DtmBuffer,
+) -> i32;
 /// `void dtm_plugin_free(uint8_t *, size_t, size_t)`
 type FreeFn = unsafe extern "C" fn(ptr: *mut u8, len: usize, cap: usize);
 
@@ -87,7 +91,11 @@ pub(crate) fn open(path: &Path, accept: impl Fn(u32) -> bool) -> Result<RawPlugi
         .ok_or(OpenError::MissingSymbol("dtm_plugin_call"))?;
     let free = unsafe { symbol::<FreeFn>(lib, symbols::FREE) }
         .ok_or(OpenError::MissingSymbol("dtm_plugin_free"))?;
-    Ok(RawPlugin { manifest, call, free })
+    Ok(RawPlugin {
+        manifest,
+        call,
+        free,
+    })
 }
 
 #[cfg(unix)]

@@ -89,7 +89,9 @@ pub enum HostError {
         found: String,
     },
     /// The plugin answered something that is not a valid ABI v1 response.
-    #[error("plugin `{plugin}` returned a malformed response to `{operation}` for {instance}: {message}")]
+    #[error(
+        "plugin `{plugin}` returned a malformed response to `{operation}` for {instance}: {message}"
+    )]
     Malformed {
         /// Plugin name.
         plugin: String,
@@ -101,7 +103,9 @@ pub enum HostError {
         message: String,
     },
     /// The response exceeded the size limit.
-    #[error("plugin `{plugin}` returned {size} bytes to `{operation}` for {instance}, over the {limit}-byte limit; the response was discarded")]
+    #[error(
+        "plugin `{plugin}` returned {size} bytes to `{operation}` for {instance}, over the {limit}-byte limit; the response was discarded"
+    )]
     TooLarge {
         /// Plugin name.
         plugin: String,
@@ -128,7 +132,9 @@ pub enum HostError {
     },
     /// A long-running step was not polled again because the user interrupted; its progress data
     /// is kept and the next run resumes it.
-    #[error("`{operation}` for {instance} was paused by the interrupt while waiting ({message}); its progress is saved and the next run resumes it")]
+    #[error(
+        "`{operation}` for {instance} was paused by the interrupt while waiting ({message}); its progress is saved and the next run resumes it"
+    )]
     Interrupted {
         /// Tool instance.
         instance: String,
@@ -138,7 +144,9 @@ pub enum HostError {
         message: String,
     },
     /// The host stopped waiting because the user interrupted twice.
-    #[error("`{operation}` for {instance} was abandoned on user interrupt; its outcome is unknown, so the tool is marked failed")]
+    #[error(
+        "`{operation}` for {instance} was abandoned on user interrupt; its outcome is unknown, so the tool is marked failed"
+    )]
     Abandoned {
         /// Tool instance.
         instance: String,
@@ -275,7 +283,10 @@ impl Default for CallContext {
 impl CallContext {
     /// A context with a timeout and no event sink.
     pub fn with_timeout(timeout: Duration) -> Self {
-        Self { timeout: Some(timeout), ..Self::default() }
+        Self {
+            timeout: Some(timeout),
+            ..Self::default()
+        }
     }
 }
 
@@ -358,7 +369,11 @@ impl LoadedPlugin {
                 None => None,
             };
             match self.call_bounded(&request, ctx, remaining, ctx.timeout)? {
-                Response::Pending { pending, delay_ms, message } => {
+                Response::Pending {
+                    pending,
+                    delay_ms,
+                    message,
+                } => {
                     (ctx.events)(PluginEvent::Pending {
                         data: pending.clone(),
                         message: mask_secrets(&message, &ctx.secrets),
@@ -420,7 +435,10 @@ impl LoadedPlugin {
             message: format!("request could not be encoded: {e}"),
         })?;
         let call_cancel = Arc::new(AtomicBool::new(false));
-        let shim = Shim { ctx: ctx.clone(), call_cancel: call_cancel.clone() };
+        let shim = Shim {
+            ctx: ctx.clone(),
+            call_cancel: call_cancel.clone(),
+        };
         let raw = self.raw;
         let max = self.max_response;
         let reply = match limit {
@@ -435,11 +453,16 @@ impl LoadedPlugin {
                         let reply = raw.call(&shim, &bytes, max);
                         let _ = tx.send(reply);
                     })
-                    .map_err(|source| HostError::Thread { plugin: self.manifest.name.clone(), source })?;
+                    .map_err(|source| HostError::Thread {
+                        plugin: self.manifest.name.clone(),
+                        source,
+                    })?;
                 let deadline = limit.map(|l| Instant::now() + l);
                 loop {
                     let wait = match deadline {
-                        Some(d) => d.saturating_duration_since(Instant::now()).min(Duration::from_millis(100)),
+                        Some(d) => d
+                            .saturating_duration_since(Instant::now())
+                            .min(Duration::from_millis(100)),
                         None => Duration::from_millis(100),
                     };
                     match rx.recv_timeout(wait) {
@@ -463,7 +486,9 @@ impl LoadedPlugin {
                             if deadline.is_some_and(|d| Instant::now() >= d) {
                                 // Ask it to stop; its thread is left to finish (or not) alone.
                                 call_cancel.store(true, Ordering::Relaxed);
-                                return Err(self.timeout_error(request, reported.unwrap_or_default()));
+                                return Err(
+                                    self.timeout_error(request, reported.unwrap_or_default())
+                                );
                             }
                         }
                     }
@@ -495,18 +520,22 @@ impl LoadedPlugin {
                 message: excerpt(&bytes),
             });
         }
-        let response: Response = serde_json::from_slice(&bytes).map_err(|e| HostError::Malformed {
-            plugin: plugin(),
-            instance: request.instance.clone(),
-            operation: request.operation,
-            message: format!("{e}; response began with: {}", excerpt(&bytes)),
-        })?;
+        let response: Response =
+            serde_json::from_slice(&bytes).map_err(|e| HostError::Malformed {
+                plugin: plugin(),
+                instance: request.instance.clone(),
+                operation: request.operation,
+                message: format!("{e}; response began with: {}", excerpt(&bytes)),
+            })?;
         let op = request.operation;
         let fits = match &response {
             Response::Done { .. } => true,
             Response::Error { .. } => true,
             Response::Absent => op == Operation::Read,
-            Response::Pending { .. } => matches!(op, Operation::Create | Operation::Update | Operation::Delete),
+            Response::Pending { .. } => matches!(
+                op,
+                Operation::Create | Operation::Update | Operation::Delete
+            ),
             Response::Invalid { .. } => op == Operation::Validate,
         };
         if !fits {
@@ -514,13 +543,21 @@ impl LoadedPlugin {
                 plugin: plugin(),
                 instance: request.instance.clone(),
                 operation: op,
-                message: format!("`{}` is not a valid answer to `{op}`", result_name(&response)),
+                message: format!(
+                    "`{}` is not a valid answer to `{op}`",
+                    result_name(&response)
+                ),
             });
         }
         match response {
             Response::Error { mut error } => {
                 error.message = mask_secrets(&error.message, &[]);
-                Err(HostError::Plugin { plugin: plugin(), instance: request.instance.clone(), operation: op, error })
+                Err(HostError::Plugin {
+                    plugin: plugin(),
+                    instance: request.instance.clone(),
+                    operation: op,
+                    error,
+                })
             }
             other => Ok(other),
         }
@@ -572,7 +609,9 @@ pub struct PluginHost {
 
 impl Default for PluginHost {
     fn default() -> Self {
-        Self { max_response: DEFAULT_MAX_RESPONSE_BYTES }
+        Self {
+            max_response: DEFAULT_MAX_RESPONSE_BYTES,
+        }
     }
 }
 
@@ -597,9 +636,15 @@ impl PluginHost {
     /// Finds plugin `name` in the first directory of `dirs` that has its library, and loads it.
     pub fn load_named(&self, name: &str, dirs: &[PathBuf]) -> Result<Arc<LoadedPlugin>, HostError> {
         let file = library_file_name(name);
-        let path = dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file()).ok_or_else(|| {
-            HostError::NotFound { name: name.to_string(), file: file.clone(), dirs: dirs.to_vec() }
-        })?;
+        let path = dirs
+            .iter()
+            .map(|d| d.join(&file))
+            .find(|p| p.is_file())
+            .ok_or_else(|| HostError::NotFound {
+                name: name.to_string(),
+                file: file.clone(),
+                dirs: dirs.to_vec(),
+            })?;
         let plugin = self.load(&path)?;
         if plugin.manifest.name != name {
             return Err(HostError::WrongPlugin {
@@ -622,33 +667,51 @@ impl PluginHost {
         if let Some(p) = table.get(&key) {
             return Ok(p.clone());
         }
-        let raw = loader::open(&key, |v| unpack_abi_version(v).0 == ABI_MAJOR).map_err(|e| match e {
-            loader::OpenError::Open(message) => HostError::Open { path: key.clone(), message },
-            loader::OpenError::MissingSymbol(symbol) => HostError::MissingSymbol { path: key.clone(), symbol },
-            loader::OpenError::Abi(v) => {
-                let (plugin_major, plugin_minor) = unpack_abi_version(v);
-                HostError::AbiMismatch {
+        let raw =
+            loader::open(&key, |v| unpack_abi_version(v).0 == ABI_MAJOR).map_err(|e| match e {
+                loader::OpenError::Open(message) => HostError::Open {
                     path: key.clone(),
-                    plugin_major,
-                    plugin_minor,
-                    host_major: ABI_MAJOR,
-                    host_minor: ABI_MINOR,
+                    message,
+                },
+                loader::OpenError::MissingSymbol(symbol) => HostError::MissingSymbol {
+                    path: key.clone(),
+                    symbol,
+                },
+                loader::OpenError::Abi(v) => {
+                    let (plugin_major, plugin_minor) = unpack_abi_version(v);
+                    HostError::AbiMismatch {
+                        path: key.clone(),
+                        plugin_major,
+                        plugin_minor,
+                        host_major: ABI_MAJOR,
+                        host_minor: ABI_MINOR,
+                    }
                 }
-            }
-        })?;
+            })?;
         let manifest = read_manifest(&key, raw, self.max_response)?;
-        let plugin = Arc::new(LoadedPlugin { path: key.clone(), manifest, raw, max_response: self.max_response });
+        let plugin = Arc::new(LoadedPlugin {
+            path: key.clone(),
+            manifest,
+            raw,
+            max_response: self.max_response,
+        });
         table.insert(key, plugin.clone());
         Ok(plugin)
     }
 }
 
 fn read_manifest(path: &Path, raw: RawPlugin, max: usize) -> Result<Manifest, HostError> {
-    let bad = |message: String| HostError::BadManifest { path: path.to_path_buf(), message };
+    let bad = |message: String| HostError::BadManifest {
+        path: path.to_path_buf(),
+        message,
+    };
     let bytes = match raw.manifest(max) {
         RawReply::TooLarge(n) => return Err(bad(format!("{n} bytes, over the {max}-byte limit"))),
         RawReply::Bytes(code, bytes) if code != loader::OK => {
-            return Err(bad(format!("dtm_plugin_manifest failed: {}", excerpt(&bytes))));
+            return Err(bad(format!(
+                "dtm_plugin_manifest failed: {}",
+                excerpt(&bytes)
+            )));
         }
         RawReply::Bytes(_, bytes) => bytes,
     };
@@ -656,10 +719,15 @@ fn read_manifest(path: &Path, raw: RawPlugin, max: usize) -> Result<Manifest, Ho
         .map_err(|e| bad(format!("{e}; it began with: {}", excerpt(&bytes))))?;
     let (major, _) = unpack_abi_version(manifest.abi_version);
     if major != ABI_MAJOR {
-        return Err(bad(format!("manifest says ABI major {major}, the version symbol said {ABI_MAJOR}")));
+        return Err(bad(format!(
+            "manifest says ABI major {major}, the version symbol said {ABI_MAJOR}"
+        )));
     }
     if !crate::names::is_dns1123_label(&manifest.name) {
-        return Err(bad(format!("name `{}` is not a lower-case DNS-1123 label", manifest.name)));
+        return Err(bad(format!(
+            "name `{}` is not a lower-case DNS-1123 label",
+            manifest.name
+        )));
     }
     if semver::Version::parse(&manifest.version).is_err() {
         return Err(bad(format!("version `{}` is not semver", manifest.version)));

@@ -81,14 +81,19 @@ pub struct DtmBuffer {
 impl DtmBuffer {
     /// An empty buffer, the value the host initialises `out` with.
     pub const fn empty() -> Self {
-        Self { ptr: std::ptr::null_mut(), len: 0, cap: 0 }
+        Self {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+            cap: 0,
+        }
     }
 }
 
 /// `void log(void *ctx, uint32_t level, const uint8_t *msg, size_t len)`
 pub type LogFn = unsafe extern "C" fn(ctx: *mut c_void, level: u32, msg: *const u8, len: usize);
 /// `void progress(void *ctx, int32_t percent, const uint8_t *msg, size_t len)`; percent -1 = unknown.
-pub type ProgressFn = unsafe extern "C" fn(ctx: *mut c_void, percent: i32, msg: *const u8, len: usize);
+pub type ProgressFn =
+    unsafe extern "C" fn(ctx: *mut c_void, percent: i32, msg: *const u8, len: usize);
 /// `int32_t cancelled(void *ctx)`: non-zero once the host wants the call to stop early.
 pub type CancelledFn = unsafe extern "C" fn(ctx: *mut c_void) -> i32;
 
