@@ -60,8 +60,7 @@ fn plan_apply_drift_verify_repair_destroy() {
     let plan = s.run(&["plan"]).expect(0);
     assert!(plan.stdout().contains("options changed"), "{}", plan.all());
     assert!(
-        plan.stdout()
-            .contains("+       \"content\": \"goodbye\\n\""),
+        plan.stdout().contains("+   \"content\": \"goodbye\\n\","),
         "{}",
         plan.all()
     );
