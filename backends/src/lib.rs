@@ -160,4 +160,30 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// The current lock holder, if any.
     fn lock_info(&self) -> Result<Option<LockInfo>, BackendError>;
+
+    /// Whether this backend keeps an append-only journal beside the document, which makes a small
+    /// durable change cost one append instead of a rewrite of the whole document. Backends without
+    /// one (the default) get full [`Backend::write`]s.
+    fn supports_journal(&self) -> bool {
+        false
+    }
+
+    /// Durably appends `record` (bytes without a newline) to the journal of the document stored
+    /// at version `base`; a journal kept for another version is discarded first. Only the holder
+    /// of the lock appends. Fails with [`BackendError::Conflict`] if the document is no longer at
+    /// `base`. A [`Backend::write`] makes every earlier journal stale.
+    fn append_journal(&self, base: &Version, record: &[u8]) -> Result<(), BackendError> {
+        let _ = (base, record);
+        Err(BackendError::Config {
+            backend: self.location(),
+            message: "this backend keeps no journal".into(),
+        })
+    }
+
+    /// The journal records appended on top of `version`, oldest first (empty if none, or if the
+    /// journal belongs to another version). A torn last record (a crash mid-append) is dropped.
+    fn read_journal(&self, version: &Version) -> Result<Vec<Vec<u8>>, BackendError> {
+        let _ = version;
+        Ok(Vec::new())
+    }
 }

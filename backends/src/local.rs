@@ -53,6 +53,15 @@ pub struct LocalBackend {
     path: PathBuf,
     /// The run lock this value holds, if any. Dropping it releases the OS lock.
     held: Mutex<Option<HeldLock>>,
+    /// The open journal and the document version it belongs to.
+    journal: Mutex<Option<(File, Version)>>,
+}
+
+/// First line of a journal file; `base` is the version of the document it applies to.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct JournalHeader {
+    dtm_journal: u32,
+    base: String,
 }
 
 /// A run lock held by this backend value: the open lock file keeps the OS lock.
@@ -70,6 +79,7 @@ impl LocalBackend {
         LocalBackend {
             path,
             held: Mutex::new(None),
+            journal: Mutex::new(None),
         }
     }
 
@@ -478,7 +488,108 @@ impl LocalBackend {
     }
 }
 
+impl LocalBackend {
+    /// The journal file: `F.journal`.
+    pub fn journal_path(&self) -> PathBuf {
+        self.sibling(".journal")
+    }
+
+    fn discard_journal(&self) {
+        let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        *j = None;
+        // Best effort: a leftover journal names the old version and is ignored by readers.
+        let _ = fs::remove_file(self.journal_path());
+    }
+
+    fn open_journal(&self, base: &Version) -> Result<File, BackendError> {
+        let path = self.journal_path();
+        let mut opts = fs::OpenOptions::new();
+        opts.create(true).write(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut file = opts
+            .open(&path)
+            .map_err(|e| self.io_error(format!("creating {}", path.display()), e))?;
+        let header = JournalHeader {
+            dtm_journal: 1,
+            base: base.0.clone(),
+        };
+        let mut line = serde_json::to_vec(&header).unwrap_or_default();
+        line.push(b'\n');
+        file.write_all(&line)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| self.io_error(format!("writing {}", path.display()), e))?;
+        // The new file's directory entry must survive a crash too.
+        self.sync_dir()?;
+        Ok(file)
+    }
+}
+
 impl Backend for LocalBackend {
+    fn supports_journal(&self) -> bool {
+        true
+    }
+
+    fn append_journal(&self, base: &Version, record: &[u8]) -> Result<(), BackendError> {
+        let current = self.current_metadata()?.as_ref().map(version_of);
+        if current.as_ref() != Some(base) {
+            return Err(BackendError::Conflict {
+                location: self.location(),
+                expected: base.to_string(),
+                found: current.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+            });
+        }
+        if record.contains(&b'\n') {
+            return Err(BackendError::Config {
+                backend: self.location(),
+                message: "a journal record must not contain a newline".into(),
+            });
+        }
+        let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        if j.as_ref().is_none_or(|(_, v)| v != base) {
+            *j = Some((self.open_journal(base)?, base.clone()));
+        }
+        let path = self.journal_path();
+        let Some((file, _)) = j.as_mut() else {
+            return Err(self.io_error(
+                format!("opening {}", path.display()),
+                io::Error::other("no journal"),
+            ));
+        };
+        let mut line = Vec::with_capacity(record.len() + 1);
+        line.extend_from_slice(record);
+        line.push(b'\n');
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| self.io_error(format!("appending to {}", path.display()), e))
+    }
+
+    fn read_journal(&self, version: &Version) -> Result<Vec<Vec<u8>>, BackendError> {
+        let path = self.journal_path();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io_error(format!("reading {}", path.display()), e)),
+        };
+        let mut lines = bytes.split_inclusive(|b| *b == b'\n');
+        let Some(head) = lines.next() else {
+            return Ok(Vec::new());
+        };
+        match serde_json::from_slice::<JournalHeader>(head.strip_suffix(b"\n").unwrap_or(head)) {
+            Ok(h) if h.dtm_journal == 1 && h.base == version.0 => {}
+            // Another version's journal (left by a crash after a full write), or a torn header.
+            _ => return Ok(Vec::new()),
+        }
+        // A record without its newline was cut off by a crash mid-append: it never counted.
+        Ok(lines
+            .filter_map(|l| l.strip_suffix(b"\n"))
+            .map(<[u8]>::to_vec)
+            .collect())
+    }
+
     fn location(&self) -> String {
         format!("local file {}", self.path.display())
     }
@@ -530,6 +641,8 @@ impl Backend for LocalBackend {
                     )
                 })?;
                 self.sync_dir()?;
+                // The journal described the previous version; the new document contains it.
+                self.discard_journal();
                 // Renaming keeps inode, size and modification time: the staged file's token is the
                 // new state file's.
                 Ok(version_of(&staged))

@@ -272,6 +272,8 @@ pub fn execute(
         }
 
         let mut finished_batch: Vec<(usize, bool)> = Vec::new();
+        // Keys whose state entry changed since the last save.
+        let mut dirty: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         loop {
             // Schedule.
             let stopping = opts.interrupt.load(Ordering::Relaxed) || outcome.fatal.is_some();
@@ -318,6 +320,7 @@ pub fn execute(
                             });
                             if store.state.resources.contains_key(&c.key) {
                                 record_failure(store, c, &tools, input, &error, None);
+                                dirty.insert(c.key.clone());
                             }
                             outcome.results.push(ToolResult {
                                 key: c.key.clone(),
@@ -350,6 +353,7 @@ pub fn execute(
                     match m {
                         Msg::Pending { idx, data, message } => {
                             record_pending(store, changes[idx], &tools, input, data, message);
+                            dirty.insert(changes[idx].key.clone());
                         }
                         Msg::Finished {
                             idx,
@@ -358,6 +362,7 @@ pub fn execute(
                         } => {
                             running -= 1;
                             let c = changes[idx];
+                            dirty.insert(c.key.clone());
                             match apply_result(store, c, &tools, input, result) {
                                 Ok(()) => {
                                     node[idx] = NodeState::Finished;
@@ -398,9 +403,12 @@ pub fn execute(
             }
 
             // Persist before releasing dependents.
-            if let Err(e) = store.save() {
-                outcome.fatal = Some(format!("cannot save state: {e}"));
-                opts.interrupt.store(true, Ordering::Relaxed);
+            if !dirty.is_empty() {
+                if let Err(e) = store.save_changes(&dirty) {
+                    outcome.fatal = Some(format!("cannot save state: {e}"));
+                    opts.interrupt.store(true, Ordering::Relaxed);
+                }
+                dirty.clear();
             }
             for (i, ok) in std::mem::take(&mut finished_batch) {
                 if changes[i].action == Action::Delete {
@@ -432,6 +440,11 @@ pub fn execute(
         drop(job_tx);
     });
 
+    if outcome.fatal.is_none()
+        && let Err(e) = store.compact()
+    {
+        outcome.fatal = Some(format!("cannot save state: {e}"));
+    }
     if opts.interrupt.load(Ordering::Relaxed) && outcome.fatal.is_none() {
         outcome.interrupted = true;
     }

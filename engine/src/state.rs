@@ -183,6 +183,18 @@ impl State {
 
     /// Parses a state document, refusing corrupt, future and foreign ones.
     pub fn from_bytes(bytes: &[u8], location: &str) -> Result<Self, StateError> {
+        // Fast path: one parse straight into the document. The slower path below only runs to
+        // explain a document that did not parse.
+        if let Ok(state) = serde_json::from_slice::<State>(bytes) {
+            if state.format_version > FORMAT_VERSION {
+                return Err(StateError::FutureVersion {
+                    location: location.to_string(),
+                    found: state.format_version,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            return Ok(state);
+        }
         let value: Value = match serde_json::from_slice(bytes) {
             Ok(v) => v,
             Err(e) => {

@@ -1,8 +1,18 @@
 //! A state document bound to the backend it came from, with compare-and-swap saves.
+//!
+//! Two ways to persist: [`StateStore::save`] writes the whole document (compare-and-swap), and
+//! [`StateStore::save_changes`] appends just the changed resources to the backend's journal when
+//! it has one (one small durable append instead of a rewrite of everything, which keeps a long
+//! apply linear), falling back to a full write otherwise. [`StateStore::compact`] folds the
+//! journal back into the document; readers replay the journal on open, so a crash between an
+//! append and the compaction loses nothing.
+
+use std::collections::BTreeMap;
 
 use dtm_backends::{Backend, BackendError, LockInfo, Version};
+use serde::{Deserialize, Serialize};
 
-use crate::state::{State, StateError};
+use crate::state::{Resource, State, StateError};
 
 /// Errors from loading or saving state.
 #[derive(Debug, thiserror::Error)]
@@ -15,55 +25,86 @@ pub enum StoreError {
     State(#[from] StateError),
 }
 
+/// One journal record: the resources changed by one durable step.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    /// Serial of the document after this record.
+    serial: u64,
+    /// Resources created or changed.
+    #[serde(default)]
+    put: BTreeMap<String, Resource>,
+    /// Resources removed.
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+/// Journal size (bytes) below which appending is always preferred to a full write; above it, a
+/// full write happens once the journal outgrows twice the document.
+const JOURNAL_MIN_LIMIT: usize = 4 * 1024 * 1024;
+
 /// The state of one config, as read from its backend, plus what is needed to write it back.
 #[derive(Debug)]
 pub struct StateStore {
     backend: Box<dyn Backend>,
     version: Option<Version>,
-    /// The document; mutate it, then [`StateStore::save`].
+    /// The document; mutate it, then [`StateStore::save`] or [`StateStore::save_changes`].
     pub state: State,
     /// Whether the document exists in the backend.
     pub exists: bool,
+    /// Bytes appended to the journal since the last full write.
+    journal_bytes: usize,
+    /// Size of the last full document read or written.
+    snapshot_bytes: usize,
 }
 
 impl StateStore {
-    /// Reads the state (an empty one if none was ever written).
+    /// Reads the state (an empty one if none was ever written), replaying its journal.
     pub fn open(backend: Box<dyn Backend>) -> Result<Self, StoreError> {
-        let location = backend.location();
-        match backend.read()? {
-            Some(snap) => Ok(Self {
-                state: State::from_bytes(&snap.bytes, &location)?,
-                version: Some(snap.version),
-                backend,
-                exists: true,
-            }),
-            None => Ok(Self {
-                backend,
-                version: None,
-                state: State::new(),
-                exists: false,
-            }),
-        }
+        let mut store = Self {
+            backend,
+            version: None,
+            state: State::new(),
+            exists: false,
+            journal_bytes: 0,
+            snapshot_bytes: 0,
+        };
+        store.reload()?;
+        Ok(store)
     }
 
-    /// Re-reads the document (after taking the lock, to see the latest version).
+    /// Re-reads the document and replays its journal (after taking the lock, to see the latest).
     pub fn reload(&mut self) -> Result<(), StoreError> {
         let location = self.backend.location();
-        match self.backend.read()? {
-            Some(snap) => {
-                self.state = State::from_bytes(&snap.bytes, &location)?;
-                self.version = Some(snap.version);
-                self.exists = true;
+        let Some(snap) = self.backend.read()? else {
+            self.version = None;
+            self.exists = false;
+            self.journal_bytes = 0;
+            self.snapshot_bytes = 0;
+            return Ok(());
+        };
+        let mut state = State::from_bytes(&snap.bytes, &location)?;
+        let mut journal_bytes = 0;
+        for raw in self.backend.read_journal(&snap.version)? {
+            journal_bytes += raw.len() + 1;
+            let record: Record = serde_json::from_slice(&raw).map_err(|e| StateError::Corrupt {
+                location: format!("{location} (journal)"),
+                message: e.to_string(),
+            })?;
+            state.serial = record.serial;
+            for key in record.remove {
+                state.resources.remove(&key);
             }
-            None => {
-                self.version = None;
-                self.exists = false;
-            }
+            state.resources.extend(record.put);
         }
+        self.state = state;
+        self.snapshot_bytes = snap.bytes.len();
+        self.journal_bytes = journal_bytes;
+        self.version = Some(snap.version);
+        self.exists = true;
         Ok(())
     }
 
-    /// Writes the document back, refusing to overwrite a version someone else wrote meanwhile.
+    /// Writes the whole document, refusing to overwrite a version someone else wrote meanwhile.
     pub fn save(&mut self) -> Result<(), StoreError> {
         self.state.serial += 1;
         self.state.dtm_version = env!("CARGO_PKG_VERSION").to_string();
@@ -72,6 +113,8 @@ impl StateStore {
             Ok(v) => {
                 self.version = Some(v);
                 self.exists = true;
+                self.snapshot_bytes = bytes.len();
+                self.journal_bytes = 0;
                 Ok(())
             }
             Err(e) => {
@@ -79,6 +122,50 @@ impl StateStore {
                 Err(e.into())
             }
         }
+    }
+
+    /// Makes the current values of `keys` durable: keys present in the document as changed,
+    /// absent ones as removed. Appends to the journal when the backend keeps one and it is still
+    /// small next to the document; otherwise writes the whole document.
+    pub fn save_changes<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k String>,
+    ) -> Result<(), StoreError> {
+        let limit = JOURNAL_MIN_LIMIT.max(self.snapshot_bytes * 2);
+        let base = self
+            .version
+            .clone()
+            .filter(|_| self.backend.supports_journal() && self.journal_bytes < limit);
+        let Some(base) = base else {
+            return self.save();
+        };
+        let mut record = Record {
+            serial: self.state.serial + 1,
+            put: BTreeMap::new(),
+            remove: Vec::new(),
+        };
+        for key in keys {
+            match self.state.resources.get(key) {
+                Some(r) => {
+                    record.put.insert(key.clone(), r.clone());
+                }
+                None => record.remove.push(key.clone()),
+            }
+        }
+        // A record holds only JSON-representable data, so this cannot fail.
+        let bytes = serde_json::to_vec(&record).unwrap_or_default();
+        self.backend.append_journal(&base, &bytes)?;
+        self.state.serial = record.serial;
+        self.journal_bytes += bytes.len() + 1;
+        Ok(())
+    }
+
+    /// Folds the journal into the document with one full write (nothing to do if it is empty).
+    pub fn compact(&mut self) -> Result<(), StoreError> {
+        if self.journal_bytes == 0 {
+            return Ok(());
+        }
+        self.save()
     }
 
     /// The backend.

@@ -447,16 +447,14 @@ impl LoadedPlugin {
             None => raw.call(&shim, &bytes, max),
             _ => {
                 let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                std::thread::Builder::new()
-                    .name(format!("dtm-plugin-{}", self.manifest.name))
-                    .spawn(move || {
-                        let reply = raw.call(&shim, &bytes, max);
-                        let _ = tx.send(reply);
-                    })
-                    .map_err(|source| HostError::Thread {
-                        plugin: self.manifest.name.clone(),
-                        source,
-                    })?;
+                run_detached(Box::new(move || {
+                    let reply = raw.call(&shim, &bytes, max);
+                    let _ = tx.send(reply);
+                }))
+                .map_err(|source| HostError::Thread {
+                    plugin: self.manifest.name.clone(),
+                    source,
+                })?;
                 let deadline = limit.map(|l| Instant::now() + l);
                 loop {
                     let wait = match deadline {
@@ -593,6 +591,47 @@ fn sleep_unless(total: Duration, flags: &[&AtomicBool]) {
         }
         std::thread::sleep((end - now).min(Duration::from_millis(50)));
     }
+}
+
+/// Work for a call thread.
+type Task = Box<dyn FnOnce() + Send>;
+
+/// Call threads waiting for work. A thread goes back on this list after each call; one whose call
+/// never returns (a hung plugin, abandoned on timeout) never does, and new threads replace it.
+/// Reusing threads keeps a run of thousands of short calls from paying a thread start each.
+fn idle_call_threads() -> &'static Mutex<Vec<std::sync::mpsc::Sender<Task>>> {
+    static IDLE: OnceLock<Mutex<Vec<std::sync::mpsc::Sender<Task>>>> = OnceLock::new();
+    IDLE.get_or_init(Mutex::default)
+}
+
+/// Runs `task` on an idle call thread, or a new one.
+fn run_detached(mut task: Task) -> std::io::Result<()> {
+    loop {
+        let next = idle_call_threads()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let Some(tx) = next else { break };
+        match tx.send(task) {
+            Ok(()) => return Ok(()),
+            Err(std::sync::mpsc::SendError(t)) => task = t,
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<Task>();
+    std::thread::Builder::new()
+        .name("dtm-plugin-call".into())
+        .spawn(move || {
+            let mut next = Some(task);
+            while let Some(task) = next.take() {
+                task();
+                idle_call_threads()
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(tx.clone());
+                next = rx.recv().ok();
+            }
+        })
+        .map(|_| ())
 }
 
 /// The process-wide table of loaded libraries, keyed by canonical path.
