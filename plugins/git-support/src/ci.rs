@@ -1,0 +1,445 @@
+//! The CI pipeline plugins (`github-actions`, `gitlab-ci`, `ci-generic`): one pipeline file,
+//! committed to a repository's branch and kept there. The three plugins differ only in where
+//! the file goes and what the built-in pipeline looks like ([`Flavor`]).
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use dtm_plugin_sdk::prelude::*;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::git::{RemoteHead, check_relative};
+use crate::pipelines::{self, Language};
+use crate::render::{Vars, render};
+use crate::scm::{Repo, RepoInfo};
+
+/// DevStream's `language:` of a pipeline.
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageOption {
+    /// `go` (`golang`), `python`, `rust`, `nodejs`, `java`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Version of the language's toolchain image, e.g. `"1.22"`.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// A framework (`gin`, `django`, `flask`, `springboot`, ...); implies the language.
+    #[serde(default, alias = "frameWork")]
+    pub framework: Option<String>,
+}
+
+/// DevStream's `imageRepo:`: where the container image goes.
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageRepo {
+    /// Registry URL (default: Docker Hub).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Registry user; the image is `USER/APP`.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Accepted for DevStream compatibility. dtm does not copy it anywhere: the pipelines read
+    /// the password from the CI secret `IMAGE_REPO_SECRET`.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A command or a list of commands.
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Commands {
+    /// One command.
+    One(String),
+    /// Several, run in order.
+    Many(Vec<String>),
+}
+
+/// DevStream's `test:` of a pipeline.
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestOption {
+    /// `false` drops the test stage.
+    #[serde(default)]
+    pub enable: Option<bool>,
+    /// Test commands, instead of the language's default.
+    #[serde(default)]
+    pub command: Option<Commands>,
+    /// Container image for the test stage.
+    #[serde(default, rename = "containerName")]
+    pub container_name: Option<String>,
+    /// Accepted for DevStream compatibility; ignored.
+    #[serde(default, rename = "coverageCommand")]
+    pub coverage_command: Option<String>,
+    /// Accepted for DevStream compatibility; ignored.
+    #[serde(default, rename = "coverageStatusCommand")]
+    pub coverage_status_command: Option<String>,
+}
+
+/// DevStream's `pipeline:`.
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Where the pipeline file comes from: an `http(s)://` URL or a path (relative to the
+    /// config's directory). Its `[[ name ]]` placeholders are filled from `vars` and the
+    /// built-in variables. Omitted: the built-in pipeline for `language`.
+    #[serde(default, rename = "configLocation")]
+    pub config_location: Option<String>,
+    /// Language (and framework) of the built-in pipeline.
+    #[serde(default)]
+    pub language: Option<LanguageOption>,
+    /// Where the container image goes.
+    #[serde(default, rename = "imageRepo")]
+    pub image_repo: Option<ImageRepo>,
+    /// The test stage.
+    #[serde(default)]
+    pub test: Option<TestOption>,
+    /// Branch to commit to, instead of `scm.branch`.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// Accepted for DevStream compatibility; dtm's pipelines have no DingTalk step.
+    #[serde(default, rename = "dingTalk")]
+    pub ding_talk: Option<Value>,
+    /// Accepted for DevStream compatibility; dtm's pipelines have no SonarQube step.
+    #[serde(default)]
+    pub sonarqube: Option<Value>,
+    /// dtm: extra values for `[[ name ]]` placeholders in the `configLocation` file.
+    #[serde(default)]
+    pub vars: BTreeMap<String, Value>,
+}
+
+/// Options of a CI pipeline tool.
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// The repository the pipeline goes into (it must exist).
+    pub scm: RepoInfo,
+    /// What the pipeline is.
+    #[serde(default)]
+    pub pipeline: Pipeline,
+    /// dtm: path of the pipeline file in the repository (default: the plugin's usual place).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// What differs between the CI plugins.
+pub trait Flavor: Send + Sync + 'static {
+    /// Plugin name.
+    const NAME: &'static str;
+    /// One-line description.
+    const DESCRIPTION: &'static str;
+    /// Where the file goes when `path` is not given and there is no `configLocation` to name it.
+    const DEFAULT_PATH: &'static str;
+    /// Whether the file's name comes from `configLocation` when `path` is not given.
+    const PATH_FROM_LOCATION: bool = false;
+    /// The built-in pipeline.
+    fn builtin(spec: &pipelines::Spec) -> String;
+    /// Whether the file should be executable.
+    fn executable(path: &str) -> bool {
+        path.ends_with(".sh")
+    }
+}
+
+/// A CI plugin of flavor `F`.
+#[derive(Debug)]
+pub struct CiPlugin<F>(PhantomData<fn() -> F>);
+
+impl<F> Default for CiPlugin<F> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Options {
+    fn file_path<F: Flavor>(&self) -> String {
+        if let Some(path) = self.path.as_ref().filter(|p| !p.trim().is_empty()) {
+            return path.trim().to_string();
+        }
+        if F::PATH_FROM_LOCATION
+            && let Some(location) = &self.pipeline.config_location
+            && let Some(name) = location
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .filter(|n| !n.is_empty())
+        {
+            return name.to_string();
+        }
+        F::DEFAULT_PATH.to_string()
+    }
+
+    fn language(&self) -> Result<Option<Language>, String> {
+        let Some(lang) = &self.pipeline.language else {
+            return Ok(None);
+        };
+        pipelines::language(
+            lang.name.as_deref(),
+            lang.framework.as_deref(),
+            lang.version.as_deref(),
+        )
+        .map(Some)
+    }
+}
+
+fn invalid(problems: Vec<Problem>) -> PluginError {
+    let text: Vec<String> = problems
+        .iter()
+        .map(|p| format!("at {}: {}", p.path, p.message))
+        .collect();
+    PluginError::invalid_options(text.join("; "))
+}
+
+impl<F: Flavor> CiPlugin<F> {
+    fn repo(&self, req: &Req<Options>) -> Result<Repo, PluginError> {
+        let mut repo = req.options.scm.resolve(|p| req.resolve(p))?;
+        if let Some(branch) = req
+            .options
+            .pipeline
+            .branch
+            .as_ref()
+            .filter(|b| !b.is_empty())
+        {
+            repo.branch = branch.clone();
+        }
+        Ok(repo)
+    }
+
+    fn vars(repo: &Repo, options: &Options) -> Vars {
+        let app = repo.name.clone();
+        let image = pipelines::image_name(options.pipeline.image_repo.as_ref(), &app);
+        let mut vars: Vars = BTreeMap::new();
+        for (k, v) in [
+            ("appName", app.clone()),
+            ("AppName", app.clone()),
+            ("repo", app),
+            ("owner", repo.owner.clone()),
+            ("branch", repo.branch.clone()),
+            ("imageRepo", image.clone()),
+            ("ImageRepo", image),
+            ("repoURL", repo.url.clone()),
+        ] {
+            vars.insert(k.into(), Value::String(v));
+        }
+        for (k, v) in &options.pipeline.vars {
+            vars.insert(k.clone(), v.clone());
+        }
+        vars
+    }
+
+    /// The pipeline file's content.
+    fn content(&self, ctx: &Ctx, req: &Req<Options>, repo: &Repo) -> Result<Vec<u8>, PluginError> {
+        let options = &req.options;
+        match options.pipeline.config_location.as_deref().map(str::trim) {
+            Some(location) if !location.is_empty() => {
+                let bytes = if location.starts_with("https://") || location.starts_with("http://") {
+                    crate::http::download(ctx, location)?
+                } else {
+                    let path = req.resolve(location);
+                    if path.is_dir() {
+                        return Err(PluginError::invalid_options(format!(
+                            "configLocation {} is a directory; name the pipeline file",
+                            path.display()
+                        )));
+                    }
+                    std::fs::read(&path).map_err(|e| {
+                        PluginError::io(format!("reading configLocation {}", path.display()), &e)
+                    })?
+                };
+                match String::from_utf8(bytes) {
+                    Ok(text) => Ok(render(&text, &Self::vars(repo, options)).into_bytes()),
+                    Err(e) => Ok(e.into_bytes()),
+                }
+            }
+            _ => {
+                let language = options
+                    .language()
+                    .map_err(PluginError::invalid_options)?
+                    .ok_or_else(|| {
+                        PluginError::invalid_options(
+                            "without `pipeline.configLocation`, `pipeline.language` says which built-in pipeline to use",
+                        )
+                    })?;
+                let spec = pipelines::Spec::new(
+                    language,
+                    repo,
+                    options.pipeline.image_repo.as_ref(),
+                    options.pipeline.test.as_ref(),
+                    &req.instance,
+                );
+                Ok(F::builtin(&spec).into_bytes())
+            }
+        }
+    }
+
+    fn status(repo: &Repo, path: &str, sha: &str) -> Value {
+        json!({
+            "repoURL": repo.url,
+            "branch": repo.branch,
+            "path": path,
+            "sha256": sha,
+        })
+    }
+
+    fn done(repo: &Repo, path: &str, sha: &str, commit: Option<String>) -> Done {
+        let mut done = Done::new(Self::status(repo, path, sha))
+            .output("path", path)
+            .output("sha256", sha)
+            .output("repoURL", repo.url.clone())
+            .output("branch", repo.branch.clone());
+        if let Some(commit) = commit {
+            done = done.output("commit", commit);
+        }
+        done
+    }
+
+    fn write(&self, ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
+        let repo = self.repo(req)?;
+        let path = req.options.file_path::<F>();
+        check_relative(&path).map_err(PluginError::invalid_options)?;
+        let content = self.content(ctx, req, &repo)?;
+        let sha = sha256_hex(&content);
+        let remote = repo.remote(ctx)?.ok_or_else(|| {
+            PluginError::not_found(format!(
+                "the repository {} does not exist; create it first (e.g. with the repo-scaffolding plugin, and `dependsOn` it)",
+                repo.url
+            ))
+        })?;
+        let wt = remote.checkout(ctx, &repo.branch)?;
+        let previous = req.status["path"].as_str().filter(|p| *p != path);
+        let mut verb = if wt.read(&path)?.is_some() {
+            "update"
+        } else {
+            "add"
+        };
+        if let Some(previous) = previous
+            && check_relative(previous).is_ok()
+            && wt.remove(previous)?
+        {
+            ctx.info(format!("removing the pipeline's previous file {previous}"));
+            verb = "move";
+        }
+        wt.write(&path, &content, F::executable(&path))?;
+        let message = format!("ci: {verb} {path}\n\nManaged by dtm ({}).", req.instance);
+        let commit = wt.commit_and_push(ctx, &message)?;
+        if commit.is_none() {
+            ctx.info(format!(
+                "{path} is already as described on branch `{}`",
+                repo.branch
+            ));
+        }
+        Ok(Self::done(&repo, &path, &sha, commit.or(wt.base.clone())).into())
+    }
+}
+
+impl<F: Flavor> Plugin for CiPlugin<F> {
+    type Options = Options;
+
+    fn info() -> PluginInfo {
+        PluginInfo::new(F::NAME, env!("CARGO_PKG_VERSION"), F::DESCRIPTION)
+            .output("path", "path of the pipeline file in the repository")
+            .output("sha256", "SHA-256 of the pipeline file dtm wrote")
+            .output("repoURL", "URL (or path) of the repository")
+            .output("branch", "the branch holding the pipeline")
+            .output("commit", "the commit that last wrote the pipeline")
+    }
+
+    fn validate(&self, _ctx: &Ctx, options: &Options) -> Result<(), Vec<Problem>> {
+        let mut problems = options.scm.problems("/scm");
+        if let Some(path) = &options.path
+            && let Err(message) = check_relative(path)
+        {
+            problems.push(Problem {
+                path: "/path".into(),
+                message,
+            });
+        }
+        match options.language() {
+            Err(message) => problems.push(Problem {
+                path: "/pipeline/language".into(),
+                message,
+            }),
+            Ok(None)
+                if options
+                    .pipeline
+                    .config_location
+                    .as_deref()
+                    .is_none_or(|l| l.trim().is_empty()) =>
+            {
+                problems.push(Problem {
+                    path: "/pipeline".into(),
+                    message: "give `configLocation` (a URL or a path to the pipeline file) or `language` (for the built-in pipeline)".into(),
+                });
+            }
+            Ok(_) => {}
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn create(&self, ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
+        self.write(ctx, req)
+    }
+
+    fn read(&self, ctx: &Ctx, req: &Req<Options>) -> Result<Option<Done>, PluginError> {
+        if let Err(problems) = self.validate(ctx, &req.options) {
+            return Err(invalid(problems));
+        }
+        let repo = self.repo(req)?;
+        let path = req.options.file_path::<F>();
+        let Some(remote) = repo.remote(ctx)? else {
+            return Ok(None);
+        };
+        if !matches!(remote.head(ctx, &repo.branch)?, RemoteHead::Head(_)) {
+            return Ok(None);
+        }
+        let wt = remote.checkout(ctx, &repo.branch)?;
+        let Some(bytes) = wt.read(&path)? else {
+            return Ok(None);
+        };
+        let commit = req
+            .outputs
+            .get("commit")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok(Some(Self::done(&repo, &path, &sha256_hex(&bytes), commit)))
+    }
+
+    fn update(&self, ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
+        self.write(ctx, req)
+    }
+
+    fn delete(&self, ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
+        let repo = self.repo(req)?;
+        let path = req.options.file_path::<F>();
+        let Some(remote) = repo.remote(ctx)? else {
+            ctx.info(format!("the repository {} is gone already", repo.url));
+            return Ok(Done::default().into());
+        };
+        if !matches!(remote.head(ctx, &repo.branch)?, RemoteHead::Head(_)) {
+            ctx.info(format!(
+                "branch `{}` of {} is gone already",
+                repo.branch, repo.url
+            ));
+            return Ok(Done::default().into());
+        }
+        let wt = remote.checkout(ctx, &repo.branch)?;
+        let mut removed = wt.remove(&path)?;
+        if let Some(recorded) = req.status["path"].as_str().filter(|p| *p != path)
+            && check_relative(recorded).is_ok()
+        {
+            removed |= wt.remove(recorded)?;
+        }
+        if removed {
+            let message = format!("ci: remove {path}\n\nManaged by dtm ({}).", req.instance);
+            wt.commit_and_push(ctx, &message)?;
+        }
+        Ok(Done::default().into())
+    }
+}

@@ -1,0 +1,16 @@
+//! Shared code of dtm's git plugins (`repo-scaffolding`, `github-actions`, `gitlab-ci`,
+//! `ci-generic`): the `git` CLI with time limits and cancellation ([`cmd`]), remotes and
+//! throw-away work trees ([`git`]), DevStream's repository options and the GitHub/GitLab REST
+//! calls behind them ([`scm`], [`http`]), `[[ name ]]` templates ([`render`]), built-in CI
+//! pipelines ([`pipelines`]) and the CI plugin itself ([`ci`]).
+//!
+//! A plain library: plugins link it statically; it depends on the SDK, never on the engine.
+#![forbid(unsafe_code)]
+
+pub mod ci;
+pub mod cmd;
+pub mod git;
+pub mod http;
+pub mod pipelines;
+pub mod render;
+pub mod scm;
