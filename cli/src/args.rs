@@ -69,6 +69,22 @@ pub struct ConfirmArgs {
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Resolve, download and verify the plugins a config needs, and write its dtm.lock.
+    Init {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Move locked plugins to the newest versions the config allows.
+        #[arg(long)]
+        upgrade: bool,
+        /// Allow a plain http:// registry on a remote host (prints a warning).
+        #[arg(long)]
+        insecure_http: bool,
+    },
+    /// Plugins: installed and locked builds, registries, signing keys, publishing, mirrors.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Show what apply would do, without changing anything.
     Plan {
         #[command(flatten)]
@@ -198,4 +214,86 @@ pub enum StateCommand {
         /// The lock id printed in the "locked by" message.
         lock_id: String,
     },
+}
+
+/// `dtm plugin ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Builds in the plugin cache, and what the config's dtm.lock pins.
+    List {
+        /// Config file or directory whose dtm.lock to show (default: ./dtm.lock if present).
+        #[arg(
+            short = 'f',
+            long = "config-file",
+            visible_alias = "file",
+            value_name = "FILE|DIR"
+        )]
+        file: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Plugins a registry publishes, optionally only those whose name or description has TERM.
+    Search {
+        /// Text to look for.
+        term: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// A plugin's published versions, ABI and builds.
+    Info {
+        /// Plugin name.
+        name: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Create a minisign signing key pair (`NAME.key`, `NAME.pub`).
+    Keygen {
+        /// Path of the key pair without extension (default: <dtm home>/keys/signing).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Also trust the new public key (copy it to <dtm home>/trusted-keys/).
+        #[arg(long)]
+        trust: bool,
+    },
+    /// Publish built plugin libraries into a directory registry, signed with KEY.
+    Publish {
+        /// The registry directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        registry: PathBuf,
+        /// The minisign secret key (from `dtm plugin keygen`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Platform the libraries are built for (default: this one, e.g. linux-x86_64).
+        #[arg(long, value_name = "OS-ARCH")]
+        platform: Option<String>,
+        /// Replace a build already published for this version and platform.
+        #[arg(long)]
+        force: bool,
+        /// Plugin libraries (.so/.dylib/.dll).
+        #[arg(required = true, value_name = "LIB")]
+        libraries: Vec<PathBuf>,
+    },
+    /// Copy exactly the plugin builds a config needs into a new file:// registry (air-gapped use).
+    Mirror {
+        /// The directory to create or update.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+/// Which registry to ask.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Registry URL or directory (default: DTM_REGISTRY, or `url` under [registry] in <dtm home>/config.toml).
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+    /// Allow a plain http:// registry on a remote host (prints a warning).
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }

@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod downloads;
 mod exit;
 mod progress;
 mod render;

@@ -3,9 +3,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
 use dtm_engine::config::{self, Config};
+use dtm_engine::registry::{FetchOptions, LockMode, RegistrySettings};
 use dtm_engine::workspace::{Settings, Workspace};
+use serde::Deserialize;
 
 use crate::args::{ConfigArgs, Output};
 
@@ -29,8 +33,9 @@ pub fn dtm_home() -> Option<PathBuf> {
 }
 
 /// Plugin directories in search order: `--plugin-dir`, then (appended later by the workspace) the
-/// config's `pluginDir`; then `<dtm home>/plugins`; then the directory of the dtm executable, so a
-/// build tree (`target/release/dtm` beside the plugin libraries cargo built) works as is.
+/// config's `pluginDir` (both development overrides of the lock file and cache); then, for
+/// plugins no lock entry or registry covers, the directory of the dtm executable, so a build tree
+/// (`target/release/dtm` beside the plugin libraries cargo built) works as is.
 pub fn plugin_dirs(flag: Option<&PathBuf>) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(d) = flag {
@@ -39,12 +44,9 @@ pub fn plugin_dirs(flag: Option<&PathBuf>) -> Vec<PathBuf> {
     dirs
 }
 
-/// Fallback plugin directories, searched after the config's `pluginDir`.
+/// Fallback plugin directories, searched after the config's `pluginDir` and the registry.
 pub fn fallback_plugin_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if let Some(home) = dtm_home() {
-        dirs.push(home.join("plugins"));
-    }
     if let Some(dir) = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(PathBuf::from))
@@ -54,14 +56,92 @@ pub fn fallback_plugin_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// `<dtm home>/config.toml`: user-wide settings. Only `[registry]` so far.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HomeConfig {
+    #[serde(default)]
+    registry: HomeRegistry,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HomeRegistry {
+    /// Default registry for configs without `pluginRegistry`.
+    url: Option<String>,
+    timeout: Option<String>,
+    connect_timeout: Option<String>,
+    retries: Option<u32>,
+    backoff: Option<String>,
+    insecure_http: Option<bool>,
+}
+
+/// The file holding user-wide settings.
+pub fn home_config_path() -> Option<PathBuf> {
+    dtm_home().map(|h| h.join("config.toml"))
+}
+
+fn duration(value: &str, what: &str) -> Result<Duration> {
+    humantime::parse_duration(value)
+        .with_context(|| format!("{what}: `{value}` is not a duration (examples: 30s, 500ms, 2m)"))
+}
+
+/// Registry settings: `<dtm home>/config.toml`, overridden by `DTM_REGISTRY`,
+/// `DTM_REGISTRY_TIMEOUT`, `DTM_REGISTRY_CONNECT_TIMEOUT`, `DTM_REGISTRY_RETRIES`,
+/// `DTM_REGISTRY_BACKOFF` and `DTM_INSECURE_HTTP=1`, then by `insecure_flag`.
+pub fn registry_settings(mode: LockMode, insecure_flag: bool) -> Result<RegistrySettings> {
+    let home = dtm_home();
+    let file = home_config_path();
+    let cfg: HomeConfig = match file.as_ref().map(std::fs::read_to_string) {
+        Some(Ok(text)) => {
+            let path = file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            toml::from_str(&text).with_context(|| format!("cannot read {path}"))?
+        }
+        _ => HomeConfig::default(),
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let r = cfg.registry;
+    let mut fetch = FetchOptions::default();
+    if let Some(v) = env("DTM_REGISTRY_TIMEOUT").or(r.timeout) {
+        fetch.timeout = duration(&v, "registry timeout")?;
+    }
+    if let Some(v) = env("DTM_REGISTRY_CONNECT_TIMEOUT").or(r.connect_timeout) {
+        fetch.connect_timeout = duration(&v, "registry connect timeout")?;
+    }
+    if let Some(v) = env("DTM_REGISTRY_BACKOFF").or(r.backoff) {
+        fetch.backoff = duration(&v, "registry backoff")?;
+    }
+    if let Some(v) = env("DTM_REGISTRY_RETRIES") {
+        fetch.retries = v
+            .parse()
+            .with_context(|| format!("DTM_REGISTRY_RETRIES: `{v}` is not a number"))?;
+    } else if let Some(n) = r.retries {
+        fetch.retries = n;
+    }
+    fetch.insecure_http = insecure_flag
+        || env("DTM_INSECURE_HTTP").is_some_and(|v| v != "0")
+        || r.insecure_http.unwrap_or(false);
+    Ok(RegistrySettings {
+        home,
+        default_registry: env("DTM_REGISTRY").or(r.url),
+        fetch,
+        mode,
+        events: Some(crate::downloads::sink()),
+        parallelism: 8,
+    })
+}
+
 /// Loads and validates the config named by `args` (without plugins).
 pub fn load_config(args: &ConfigArgs) -> Result<Config> {
     let env = |name: &str| std::env::var(name).ok();
     Ok(config::load(&args.file, &env)?)
 }
 
-/// Resolves a config-reading command's settings.
-pub fn resolve(args: &ConfigArgs) -> Result<Resolved> {
+/// Resolves a config-reading command's settings, with the lock file treated as `mode` says.
+pub fn resolve_with(args: &ConfigArgs, mode: LockMode) -> Result<Resolved> {
     let config = load_config(args)?;
     let settings = Settings {
         plugin_dirs: plugin_dirs(args.plugin_dir.as_ref()),
@@ -69,6 +149,10 @@ pub fn resolve(args: &ConfigArgs) -> Result<Resolved> {
         parallelism: usize::from(args.parallelism),
         default_timeout: args.timeout,
         lock_timeout: args.lock_timeout,
+        registry: RegistrySettings {
+            parallelism: usize::from(args.parallelism),
+            ..registry_settings(mode, false)?
+        },
     };
     Ok(Resolved {
         workspace: Workspace::new(config, settings),

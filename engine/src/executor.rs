@@ -198,12 +198,12 @@ pub fn execute(
     for (i, c) in changes.iter().enumerate() {
         match c.action {
             Action::Delete => {
-                // Wait for the deletion of everything that depends on this one.
-                for (j, other) in changes.iter().enumerate() {
-                    if other.action == Action::Delete
-                        && other.depends_on.iter().any(|d| d == &c.key)
+                // What this delete depends on must wait for it: dependents are deleted first.
+                for d in &c.depends_on {
+                    if let Some(&j) = index.get(d.as_str())
+                        && changes[j].action == Action::Delete
                     {
-                        deps[i].push(j);
+                        deps[j].push(i);
                     }
                 }
             }

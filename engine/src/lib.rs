@@ -7,6 +7,7 @@ pub mod executor;
 pub mod names;
 pub mod plan;
 pub mod plugin;
+pub mod registry;
 pub mod state;
 pub mod store;
 pub mod workspace;

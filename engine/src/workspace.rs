@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::config::{Config, ConfigError};
 use crate::plan::{Live, Mode, Plan};
 use crate::plugin::{CallContext, HostError, LoadedPlugin, PluginHost, request};
+use crate::registry::{LockFile, RegistryError, RegistrySettings, Resolver, wants_for};
 use crate::state::State;
 use crate::store::{StateStore, StoreError};
 
@@ -28,6 +29,8 @@ pub struct Settings {
     pub default_timeout: Duration,
     /// How long to wait for a state lock held by someone else.
     pub lock_timeout: Duration,
+    /// Plugin registry, cache and lock file settings (see [`crate::registry`]).
+    pub registry: RegistrySettings,
 }
 
 impl Default for Settings {
@@ -38,6 +41,7 @@ impl Default for Settings {
             parallelism: 10,
             default_timeout: Duration::from_secs(30 * 60),
             lock_timeout: Duration::ZERO,
+            registry: RegistrySettings::default(),
         }
     }
 }
@@ -57,6 +61,9 @@ pub enum EngineError {
     /// The backend failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// Plugin resolution, download or verification failed (boxed: its variants are large).
+    #[error(transparent)]
+    Registry(Box<RegistryError>),
     /// A plugin's version does not satisfy the tool's requirement.
     #[error(
         "{tool}: requires plugin `{plugin}` {requirement}, but the plugin found ({path}) is version {found}"
@@ -81,10 +88,25 @@ pub enum EngineError {
     UnsupportedBackend(String),
 }
 
+impl From<RegistryError> for EngineError {
+    fn from(e: RegistryError) -> Self {
+        EngineError::Registry(Box::new(e))
+    }
+}
+
 /// Opens the backend a config names.
 pub fn open_backend(config: &Config) -> Result<Box<dyn Backend>, EngineError> {
     match config.state.backend.as_str() {
         "local" => Ok(Box::new(dtm_backends::local::LocalBackend::from_options(
+            &config.state.options,
+            &config.dir,
+        )?)),
+        "s3" => Ok(Box::new(dtm_backends::s3::S3Backend::from_options(
+            &config.state.options,
+            &config.dir,
+        )?)),
+        // DevStream's two names for the same backend.
+        "k8s" | "kubernetes" => Ok(Box::new(dtm_backends::k8s::KubeBackend::from_options(
             &config.state.options,
             &config.dir,
         )?)),
@@ -125,8 +147,23 @@ impl Workspace {
         dirs
     }
 
+    /// The development override directories: `--plugin-dir`, then the config's `pluginDir`.
+    /// A plugin found there is loaded as is, without the lock file or the registry.
+    pub fn override_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = self.settings.plugin_dirs.clone();
+        if let Some(d) = &self.config.plugin_dir {
+            dirs.push(d.clone());
+        }
+        dirs
+    }
+
     /// Loads every plugin the config names, plus `extra` (plugins of resources only in state),
     /// checks version requirements, and validates the config against the plugins' manifests.
+    ///
+    /// Each plugin comes from the first of: the override directories (development); the lock
+    /// file and the plugin cache, resolving and downloading from the registry what is missing
+    /// (see [`crate::registry`]); the fallback directories, for plugins no lock entry or
+    /// registry covers.
     pub fn load_plugins(
         &mut self,
         extra: impl IntoIterator<Item = String>,
@@ -136,10 +173,22 @@ impl Workspace {
             self.config.tools.iter().map(|t| t.plugin.clone()).collect();
         let configured = names.clone();
         names.extend(extra);
+        let overrides = self.override_dirs();
+        let mut pending = Vec::new();
         for name in names {
             if self.plugins.contains_key(&name) {
                 continue;
             }
+            let file = crate::plugin::library_file_name(&name);
+            if overrides.iter().any(|d| d.join(&file).is_file()) {
+                let p = self.host.load_named(&name, &overrides)?;
+                self.plugins.insert(name, p);
+            } else {
+                pending.push(name);
+            }
+        }
+        let pending = self.load_from_registry(pending, &configured)?;
+        for name in pending {
             match self.host.load_named(&name, &dirs) {
                 Ok(p) => {
                     self.plugins.insert(name, p);
@@ -177,6 +226,117 @@ impl Workspace {
             }
         }
         Ok(())
+    }
+
+    /// Resolves `names` through the lock file, the cache and the registry and loads what that
+    /// yields; returns the names left for the plugin directories.
+    fn load_from_registry(
+        &mut self,
+        names: Vec<String>,
+        configured: &BTreeSet<String>,
+    ) -> Result<Vec<String>, EngineError> {
+        if names.is_empty() {
+            return Ok(names);
+        }
+        let Some(resolver) = Resolver::new(
+            self.settings.registry.clone(),
+            &self.config.dir,
+            self.config.plugin_registry.as_deref(),
+            self.config.plugin_registry_key.as_deref(),
+        )?
+        else {
+            return Ok(names);
+        };
+        let tools = self
+            .config
+            .tools
+            .iter()
+            .filter(|t| names.contains(&t.plugin))
+            .map(|t| (t.plugin.as_str(), t.key(), t.version.as_ref()));
+        let extra = names.iter().filter(|n| !configured.contains(*n)).cloned();
+        let wants = wants_for(tools, extra);
+        let mut lock = LockFile::load(&self.config.dir)?;
+        let config_arg = match self.config.files.as_slice() {
+            [one] => one.display().to_string(),
+            _ => self.config.dir.display().to_string(),
+        };
+        let resolution = resolver.resolve(&wants, &mut lock, &config_arg)?;
+        for r in resolution.plugins {
+            let plugin = self.host.load(&r.path)?;
+            let m = plugin.manifest();
+            if m.name != r.name || m.version != r.version {
+                return Err(RegistryError::BadLibrary {
+                    path: r.path.clone(),
+                    message: format!(
+                        "this build says it is `{}` {}, but it was published and locked as `{}` {}; the registry is inconsistent",
+                        m.name, m.version, r.name, r.version
+                    ),
+                }
+                .into());
+            }
+            self.plugins.insert(r.name, plugin);
+        }
+        Ok(resolution.unhandled)
+    }
+
+    /// `dtm init`: resolves every plugin the config names through the registry (ignoring the
+    /// override directories), downloads and verifies what the cache lacks, writes the lock file
+    /// (in the mode `settings.registry.mode` says), loads the plugins and validates the config
+    /// against them.
+    pub fn init_plugins(&mut self) -> Result<crate::registry::Resolution, EngineError> {
+        let resolver = Resolver::new(
+            self.settings.registry.clone(),
+            &self.config.dir,
+            self.config.plugin_registry.as_deref(),
+            self.config.plugin_registry_key.as_deref(),
+        )?
+        .ok_or_else(|| RegistryError::BadUrl {
+            url: String::new(),
+            message: "no dtm home (set DTM_HOME or HOME) to keep the plugin cache in".into(),
+        })?;
+        if resolver.registry().is_none() {
+            return Err(RegistryError::BadUrl {
+                url: String::new(),
+                message: "no registry is configured: set config.pluginRegistry, DTM_REGISTRY, or `url` under [registry] in <dtm home>/config.toml (./install.sh sets up a local one)".into(),
+            }
+            .into());
+        }
+        let tools = self
+            .config
+            .tools
+            .iter()
+            .map(|t| (t.plugin.as_str(), t.key(), t.version.as_ref()));
+        let wants = wants_for(tools, std::iter::empty());
+        let mut lock = LockFile::load(&self.config.dir)?;
+        let config_arg = match self.config.files.as_slice() {
+            [one] => one.display().to_string(),
+            _ => self.config.dir.display().to_string(),
+        };
+        let resolution = resolver.resolve(&wants, &mut lock, &config_arg)?;
+        for r in &resolution.plugins {
+            let plugin = self.host.load(&r.path)?;
+            if plugin.manifest().name != r.name || plugin.manifest().version != r.version {
+                return Err(RegistryError::BadLibrary {
+                    path: r.path.clone(),
+                    message: format!(
+                        "this build says it is `{}` {}, but it was published as `{}` {}",
+                        plugin.manifest().name,
+                        plugin.manifest().version,
+                        r.name,
+                        r.version
+                    ),
+                }
+                .into());
+            }
+            self.plugins.insert(r.name.clone(), plugin);
+        }
+        let manifests: BTreeMap<String, Manifest> = self
+            .plugins
+            .iter()
+            .map(|(k, p)| (k.clone(), p.manifest().clone()))
+            .collect();
+        crate::config::validate_against_plugins(&self.config, &manifests)?;
+        Ok(resolution)
     }
 
     /// Opens the state store.

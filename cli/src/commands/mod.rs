@@ -3,14 +3,17 @@
 mod apply;
 mod completion;
 mod graph;
+mod init;
 mod list;
 mod plan;
+mod plugin;
 mod show;
 mod state;
 mod verify;
 mod version;
 
 use anyhow::{Context, Result};
+use dtm_engine::registry::LockMode;
 use dtm_engine::store::StateStore;
 
 use crate::args::{Cli, Command, ConfigArgs, ListCommand, ShowCommand, StateCommand};
@@ -19,6 +22,12 @@ use crate::settings::{self, Resolved};
 /// Runs the parsed command; returns the exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let exit = match cli.command {
+        Command::Init {
+            config,
+            upgrade,
+            insecure_http,
+        } => init::run(&config, upgrade, insecure_http)?,
+        Command::Plugin { command } => plugin::run(command)?,
         Command::Plan {
             config,
             detailed_exitcode,
@@ -54,7 +63,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 
 /// Loads config, state and every plugin either of them needs.
 pub fn open(args: &ConfigArgs) -> Result<(Resolved, StateStore)> {
-    let mut resolved = settings::resolve(args)?;
+    open_with(args, LockMode::Auto)
+}
+
+/// Like [`open`], with the lock file treated as `mode` says.
+pub fn open_with(args: &ConfigArgs, mode: LockMode) -> Result<(Resolved, StateStore)> {
+    let mut resolved = settings::resolve_with(args, mode)?;
     let store = resolved.workspace.open_state()?;
     let extra: Vec<String> = store
         .state

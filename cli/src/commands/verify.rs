@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use dtm_engine::plan::{Action, Mode};
+use dtm_engine::registry::LockMode;
 use serde_json::json;
 
 use crate::args::{ConfigArgs, Output};
@@ -9,7 +10,8 @@ use crate::exit::Exit;
 use crate::render;
 
 pub fn run(args: &ConfigArgs) -> Result<Exit> {
-    let (resolved, store) = super::open(args)?;
+    // Frozen: plugins must be exactly the locked builds; verify never resolves or writes the lock.
+    let (resolved, store) = super::open_with(args, LockMode::Frozen)?;
     let plan = resolved.workspace.plan(&store.state, Mode::Apply)?;
     let in_sync = !plan.has_changes();
     match resolved.output {

@@ -13,7 +13,7 @@ use super::{OutputRef, StateConfig, Tool};
 
 /// Top-level keys of a config file.
 pub(crate) const TOP_KEYS: &[&str] = &["config", "vars", "tools", "apps", "pipelineTemplates"];
-const CONFIG_KEYS: &[&str] = &["state", "pluginDir", "pluginRegistry"];
+const CONFIG_KEYS: &[&str] = &["state", "pluginDir", "pluginRegistry", "pluginRegistryKey"];
 const STATE_KEYS: &[&str] = &["backend", "options"];
 const TOOL_KEYS: &[&str] = &[
     "name",
@@ -36,6 +36,8 @@ pub(crate) struct Raw {
     pub plugin_dir_pos: Option<Pos>,
     pub plugin_registry: Option<String>,
     pub plugin_registry_pos: Option<Pos>,
+    pub plugin_registry_key: Option<String>,
+    pub plugin_registry_key_pos: Option<Pos>,
     pub tools: Vec<ToolSrc>,
     /// `apps:` items with their index in their file's list.
     pub apps: Vec<(Node, usize)>,
@@ -292,6 +294,16 @@ impl Loader<'_> {
                         );
                     }
                     raw.plugin_registry = url;
+                }
+                "pluginRegistryKey"
+                    if self.once(
+                        "config.pluginRegistryKey",
+                        raw.plugin_registry_key_pos,
+                        value.pos,
+                    ) =>
+                {
+                    raw.plugin_registry_key_pos = Some(value.pos);
+                    raw.plugin_registry_key = self.string(value, "config.pluginRegistryKey");
                 }
                 _ => {}
             }

@@ -176,6 +176,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         state,
         plugin_dir,
         plugin_registry: raw.plugin_registry,
+        plugin_registry_key: raw.plugin_registry_key,
         tools: tools.into_iter().map(|t| t.tool).collect(),
     })
 }

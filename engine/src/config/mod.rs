@@ -114,6 +114,9 @@ pub struct Config {
     pub plugin_dir: Option<PathBuf>,
     /// `config.pluginRegistry`, if any.
     pub plugin_registry: Option<String>,
+    /// `config.pluginRegistryKey`: a minisign public key (base64) trusted for this config's
+    /// plugins, besides the built-in keys and those in the dtm home.
+    pub plugin_registry_key: Option<String>,
     /// Tool instances: every `tools:` entry in file order, then the tools expanded from `apps:`
     /// (in app order).
     pub tools: Vec<Tool>,

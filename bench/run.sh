@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Whole-command benchmarks for dtm. Generates configs of N instances of the trivial in-workspace
+# plugin `fixture-noop` and measures, with hyperfine and /usr/bin/time -v:
+#   - the first apply, a no-op plan, destroy, peak RSS and state file size, for N = 100, 1000,
+#     10000 and shapes independent (wide fan-out), chain, dag (random, <= 3 parents each);
+#   - a DAG of 200 tools whose plugin sleeps 100 ms per call, with --parallelism 10, against its
+#     critical-path bound;
+#   - startup (`dtm version`).
+# Usage: bench/run.sh [--quick] [--out FILE]
+#   --quick   smoke run (N = 100 only, one run each) for CI, so the script cannot rot.
+# Results are printed as a Markdown table and written to FILE (default bench/results.md).
+# Needs: a release build (`cargo build --release --workspace`), hyperfine, GNU time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+quick=0
+out="$root/bench/results.md"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --out) out="$2"; shift ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+dtm="$root/target/release/dtm"
+[ -x "$dtm" ] || { echo "no release build: run cargo build --release --workspace" >&2; exit 1; }
+[ -f "$root/target/release/libdtm_plugin_fixture_noop.so" ] || { echo "fixture-noop plugin not built (cargo build --release --workspace)" >&2; exit 1; }
+command -v hyperfine >/dev/null || { echo "hyperfine is missing (apt-get install hyperfine)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "GNU time is missing (apt-get install time)" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export NO_COLOR=1 DTM_HOME="$work/home"
+
+if [ $quick = 1 ]; then sizes="100"; shapes="independent chain dag"; runs=1; else sizes="100 1000 10000"; shapes="independent chain dag"; runs=5; fi
+
+mean() { python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["mean"])' "$1"; }
+rss_mb() { awk -F: '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$1"; }
+
+echo "| N | shape | first apply (s) | peak RSS apply (MB) | no-op plan (s) | peak RSS plan (MB) | destroy (s) | state size (KB) |" > "$out"
+echo "|---|---|---|---|---|---|---|---|" >> "$out"
+for n in $sizes; do
+  for shape in $shapes; do
+    d="$work/$shape-$n"; mkdir -p "$d"; cd "$d"
+    python3 "$root/bench/gen.py" "$n" "$shape" > config.yaml
+    clean='rm -f devstream.state devstream.state.*'
+    # First apply: fresh state before every run.
+    hyperfine -N --runs "$runs" --prepare "$clean" --export-json apply.json "$dtm apply -y -o json" >/dev/null 2>&1
+    eval "$clean"
+    /usr/bin/time -v "$dtm" apply -y -o json >/dev/null 2> apply.time
+    size=$(( $(stat -c %s devstream.state) / 1024 ))
+    hyperfine -N --warmup 1 --runs "$runs" --export-json plan.json "$dtm plan" >/dev/null 2>&1
+    /usr/bin/time -v "$dtm" plan >/dev/null 2> plan.time
+    hyperfine -N --runs "$runs" --prepare "$dtm apply -y -o json" --export-json destroy.json "$dtm destroy -y -o json" >/dev/null 2>&1
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$shape" "$(mean apply.json)" "$(rss_mb apply.time)" \
+      "$(mean plan.json)" "$(rss_mb plan.time)" "$(mean destroy.json)" "$size" | tee -a "$out"
+    cd "$root"
+  done
+done
+
+# Sleeping DAG: 200 tools, 100 ms per call, 10 workers, against the critical-path bound.
+d="$work/sleep"; mkdir -p "$d"; cd "$d"
+for shape in layered dag; do
+  python3 "$root/bench/gen.py" 200 "$shape" --sleep-ms 100 > config.yaml
+  bound=$(python3 "$root/bench/gen.py" 200 "$shape" --sleep-ms 100 --bound 10)
+  hyperfine -N --runs "$runs" --prepare 'rm -f devstream.state devstream.state.*' --export-json sleep.json \
+    "$dtm apply -y -o json --parallelism 10" >/dev/null 2>&1
+  t=$(mean sleep.json)
+  echo "" >> "$out"
+  python3 -c 'import sys; t,b=float(sys.argv[1]),float(sys.argv[2]); print("sleeping DAG (%s, 200 x 100 ms, --parallelism 10): %.3f s vs critical-path bound %.3f s: %+.1f%%" % (sys.argv[3], t, b, (t/b-1)*100))' "$t" "$bound" "$shape" | tee -a "$out"
+done
+cd "$root"
+
+hyperfine -N --warmup 3 --runs $(( runs * 10 )) --export-json "$work/version.json" "$dtm version" >/dev/null 2>&1
+echo "" >> "$out"
+echo "startup (dtm version): $(python3 -c 'import json,sys; print("%.2f ms" % (json.load(open(sys.argv[1]))["results"][0]["mean"]*1000))' "$work/version.json")" | tee -a "$out"
+echo "results written to $out"

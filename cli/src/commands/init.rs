@@ -1,0 +1,73 @@
+//! `dtm init`: resolve, download and verify the config's plugins; write dtm.lock.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use dtm_engine::registry::{LOCK_FILE_NAME, LockMode};
+use serde_json::json;
+
+use crate::args::{ConfigArgs, Output};
+use crate::exit::Exit;
+use crate::render;
+use crate::settings;
+
+pub fn run(args: &ConfigArgs, upgrade: bool, insecure_http: bool) -> Result<Exit> {
+    let mode = if upgrade {
+        LockMode::Upgrade
+    } else {
+        LockMode::Init
+    };
+    let mut resolved = settings::resolve_with(args, mode)?;
+    resolved.workspace.settings.registry.fetch.insecure_http |= insecure_http;
+    let lock_path = resolved.workspace.config.dir.join(LOCK_FILE_NAME);
+    let started = std::time::Instant::now();
+    let resolution = resolved
+        .workspace
+        .init_plugins()
+        .context("cannot initialise plugins")?;
+    let elapsed = started.elapsed();
+    match resolved.output {
+        Output::Json => render::json_out(&json!({
+            "lock_file": lock_path,
+            "lock_written": resolution.lock_written,
+            "plugins": resolution.plugins.iter().map(|p| json!({
+                "name": p.name, "version": p.version, "path": p.path, "downloaded": p.downloaded,
+            })).collect::<Vec<_>>(),
+        }))?,
+        Output::Text => {
+            let mut out = std::io::stdout().lock();
+            for p in &resolution.plugins {
+                writeln!(
+                    out,
+                    "{:<20} {:<10} {}",
+                    p.name,
+                    p.version,
+                    if p.downloaded {
+                        "downloaded, verified"
+                    } else {
+                        "cached, verified"
+                    }
+                )?;
+            }
+            writeln!(
+                out,
+                "{} {} plugin{} in {:.1}s; {} {}.",
+                if upgrade { "Upgraded" } else { "Initialised" },
+                resolution.plugins.len(),
+                if resolution.plugins.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                elapsed.as_secs_f64(),
+                if resolution.lock_written {
+                    "wrote"
+                } else {
+                    "unchanged:"
+                },
+                lock_path.display()
+            )?;
+        }
+    }
+    Ok(Exit::Ok)
+}
