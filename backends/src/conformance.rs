@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::sync::Barrier;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::{Backend, BackendError, LockInfo, Version};
 
@@ -316,6 +317,163 @@ pub fn large_document(open: Open<'_>, size: usize) {
         "a {size}-byte document came back different ({} bytes)",
         snapshot.bytes.len()
     );
+}
+
+/// A lock taken by another process (a child the test started), for the cross-process scenarios.
+pub trait LockHolder {
+    /// Lets the process end normally; it releases its lock on the way out.
+    fn finish(self: Box<Self>);
+    /// Kills the process (SIGKILL), so it cannot release or renew its lock.
+    fn kill(self: Box<Self>);
+}
+
+/// Starts another process that takes the lock of the scenario's location with the given info and
+/// holds it until told to finish or killed.
+pub type SpawnHolder<'a> = &'a (dyn Fn(&LockInfo) -> Box<dyn LockHolder> + Sync);
+
+/// Another process holds the lock: this one gets `Locked` naming it; once it ends normally, the
+/// lock is free.
+pub fn lock_contention_between_processes(open: Open<'_>, spawn: SpawnHolder<'_>) {
+    let info = sample_lock("other-process");
+    let holder = spawn(&info);
+    let backend = open();
+    match backend.lock(&sample_lock("this-process")) {
+        Err(BackendError::Locked { holder: found, .. }) => {
+            assert_eq!(
+                found.id, info.id,
+                "Locked must name the other process's lock"
+            );
+            assert_eq!(
+                (
+                    found.who.as_str(),
+                    found.host.as_str(),
+                    found.operation.as_str()
+                ),
+                ("alice", "build-01", "apply")
+            );
+        }
+        other => panic!(
+            "expected Locked by the other process, got {}",
+            describe(&other)
+        ),
+    }
+    holder.finish();
+    assert!(
+        ok(
+            backend.lock_info(),
+            "lock_info after the other process ended"
+        )
+        .is_none(),
+        "a process that ends normally releases its lock"
+    );
+    ok(
+        backend.lock(&sample_lock("this-process")),
+        "locking after the other process ended",
+    );
+    ok(backend.unlock("this-process"), "unlocking");
+}
+
+/// A process holding the lock is killed: its lock is reported as `StaleLock` naming it (within
+/// `stale_after` plus a margin), is not broken automatically, and `unlock` with its id (and only
+/// its id) releases it.
+pub fn stale_lock_reported_then_unlocked(
+    open: Open<'_>,
+    spawn: SpawnHolder<'_>,
+    stale_after: Duration,
+) {
+    let info = sample_lock("dead-holder");
+    spawn(&info).kill();
+    let backend = open();
+    let mine = sample_lock("survivor");
+    let deadline = Instant::now() + stale_after + Duration::from_secs(30);
+    let reason = loop {
+        match backend.lock(&mine) {
+            Err(BackendError::StaleLock { holder, reason, .. }) => {
+                assert_eq!(holder.id, info.id, "StaleLock must name the dead holder");
+                assert_eq!(
+                    (
+                        holder.who.as_str(),
+                        holder.host.as_str(),
+                        holder.operation.as_str()
+                    ),
+                    ("alice", "build-01", "apply")
+                );
+                break reason;
+            }
+            Err(BackendError::Locked { holder, .. }) if Instant::now() < deadline => {
+                assert_eq!(holder.id, info.id, "Locked must name the dead holder");
+                thread::sleep(Duration::from_millis(250));
+            }
+            other => panic!(
+                "expected the killed holder's lock to be reported stale, got {}",
+                describe(&other)
+            ),
+        }
+    };
+    assert!(!reason.is_empty(), "StaleLock says why");
+    match backend.lock(&mine) {
+        Err(BackendError::StaleLock { .. }) => {}
+        other => panic!(
+            "a stale lock must not be broken automatically, got {}",
+            describe(&other)
+        ),
+    }
+    assert_eq!(
+        ok(backend.lock_info(), "lock_info of a stale lock").map(|i| i.id),
+        Some(info.id.clone())
+    );
+    match backend.unlock("wrong-id") {
+        Err(BackendError::LockMismatch { current, .. }) => assert!(
+            current.contains(&info.id),
+            "LockMismatch describes the stale lock: {current}"
+        ),
+        other => panic!("wrong id: expected LockMismatch, got {}", describe(&other)),
+    }
+    ok(backend.unlock(&info.id), "releasing the stale lock");
+    ok(backend.lock(&mine), "locking after the release");
+    assert_eq!(
+        ok(backend.lock_info(), "lock_info").map(|i| i.id),
+        Some(mine.id.clone())
+    );
+    ok(backend.unlock(&mine.id), "unlocking");
+}
+
+/// Reading, writing and locking a backend that cannot be reached fail with an error (not a panic,
+/// not a hang, not `Conflict` or `Locked`) whose message contains `expected` (the location, the
+/// endpoint...). Asking for the lock or unlocking either fails the same way or finds no lock.
+pub fn unreachable_is_a_clear_error(open: Open<'_>, expected: &str) {
+    let backend = open();
+    if let Ok(Some(info)) = backend.lock_info() {
+        panic!("lock_info: an unreachable backend reported a lock: {info}");
+    }
+    match backend.unlock("x") {
+        Ok(()) => panic!("unlock: succeeded against an unreachable backend"),
+        Err(BackendError::LockMismatch { current, .. }) => assert_eq!(current, "no lock"),
+        Err(_) => {}
+    }
+    let results = [
+        ("read", backend.read().map(|_| ())),
+        ("write", backend.write(b"state", None).map(|_| ())),
+        ("lock", backend.lock(&sample_lock("x"))),
+    ];
+    for (what, result) in results {
+        match result {
+            Err(
+                error @ (BackendError::Conflict { .. }
+                | BackendError::Locked { .. }
+                | BackendError::StaleLock { .. }
+                | BackendError::LockMismatch { .. }),
+            ) => panic!("{what}: an unreachable backend must not report {error}"),
+            Err(error) => {
+                let message = error.to_string();
+                assert!(
+                    message.contains(expected),
+                    "{what}: the error should name {expected:?}: {message}"
+                );
+            }
+            Ok(()) => panic!("{what}: succeeded against an unreachable backend"),
+        }
+    }
 }
 
 /// A short description of an unexpected result, for panic messages.

@@ -9,7 +9,10 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod k8s;
 pub mod local;
+mod remote;
+pub mod s3;
 
 use std::fmt;
 
@@ -74,15 +77,18 @@ pub enum BackendError {
         /// The current holder (boxed to keep the error small).
         holder: Box<LockInfo>,
     },
-    /// The lock is held, and the backend can tell that its holder is no longer running (the local
-    /// backend sees that the holder's OS file lock was released when its process ended). The lock
-    /// stays until someone releases it: only a person can know that nothing else uses the state.
-    #[error("state {location} is locked by {holder}, but that process is no longer running; if nothing else is using this state, release the lock with `dtm state unlock {}`", holder.id)]
+    /// The lock is held, and the backend can tell that its holder is most likely no longer running
+    /// (the local backend sees that the holder's OS file lock was released when its process ended;
+    /// the remote backends see that the holder stopped renewing its lock). The lock stays until
+    /// someone releases it: only a person can know that nothing else uses the state.
+    #[error("state {location} is locked by {holder}, but {reason}; if nothing else is using this state, release the lock with `dtm state unlock {}`", holder.id)]
     StaleLock {
         /// Where the state lives.
         location: String,
         /// The recorded holder (boxed to keep the error small).
         holder: Box<LockInfo>,
+        /// Why the lock is thought stale (`that process is no longer running`, ...).
+        reason: String,
     },
     /// A compare-and-swap write found a different version than the writer last read.
     #[error(
@@ -124,6 +130,23 @@ pub enum BackendError {
         /// The underlying error.
         #[source]
         source: std::io::Error,
+    },
+    /// The document is larger than the backend can store; nothing was written.
+    #[error("state {location}: {message}; nothing was written")]
+    TooLarge {
+        /// Where the state lives.
+        location: String,
+        /// How large, what the limit is and what to do.
+        message: String,
+    },
+    /// What the backend holds cannot be decoded (it was edited by hand or by another program);
+    /// it was left untouched.
+    #[error("state {location} cannot be decoded: {message}; it was left untouched")]
+    Corrupt {
+        /// Where the state lives.
+        location: String,
+        /// What is wrong with it.
+        message: String,
     },
     /// A remote store failed or could not be reached.
     #[error("state {location}: {message}")]

@@ -390,6 +390,7 @@ impl LocalBackend {
             BackendError::StaleLock {
                 location,
                 holder: Box::new(holder),
+                reason: "that process is no longer running".to_owned(),
             }
         } else {
             BackendError::Locked {

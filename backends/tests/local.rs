@@ -1,5 +1,7 @@
 //! The local file backend: the conformance scenarios, then what only files and processes show.
 
+mod common;
+
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -346,6 +348,42 @@ fn locked_error_tells_who_and_how_to_recover() {
     }
 }
 
+#[test]
+fn conformance_lock_contention_between_processes() {
+    let dir = temp_dir();
+    let options = common::options(json!({"stateFile": state_path(&dir)}));
+    let spawn = |info: &LockInfo| -> Box<dyn conformance::LockHolder> {
+        Box::new(common::Holder::spawn(&options, info))
+    };
+    conformance::lock_contention_between_processes(&opener(state_path(&dir)), &spawn);
+}
+
+#[test]
+fn conformance_stale_lock_reported_then_unlocked() {
+    let dir = temp_dir();
+    let options = common::options(json!({"stateFile": state_path(&dir)}));
+    let spawn = |info: &LockInfo| -> Box<dyn conformance::LockHolder> {
+        Box::new(common::Holder::spawn(&options, info))
+    };
+    conformance::stale_lock_reported_then_unlocked(
+        &opener(state_path(&dir)),
+        &spawn,
+        Duration::ZERO,
+    );
+}
+
+#[test]
+fn conformance_unreachable_is_a_clear_error() {
+    let dir = temp_dir();
+    let not_a_dir = dir.path().join("config.yaml");
+    fs::write(&not_a_dir, b"tools: []").expect("writing a file");
+    let path = not_a_dir.join("devstream.state");
+    conformance::unreachable_is_a_clear_error(
+        &opener(path.clone()),
+        &not_a_dir.display().to_string(),
+    );
+}
+
 // --- locks between processes ---------------------------------------------------------------------
 
 const CHILD_STATE_VAR: &str = "DTM_TEST_LOCK_HOLDER_STATE";
@@ -356,6 +394,13 @@ const CHILD_READY: &str = "dtm-test: lock taken";
 #[test]
 #[ignore = "helper run as a child process by the cross-process lock tests"]
 fn lock_holder_child() {
+    if std::env::var_os(CHILD_STATE_VAR).is_none() {
+        // Started by the shared conformance scenarios (common::Holder).
+        common::run_holder_child(|options| {
+            Box::new(LocalBackend::from_options(options, Path::new("/")).expect("options"))
+        });
+        return;
+    }
     let Some(path) = std::env::var_os(CHILD_STATE_VAR) else {
         eprintln!("{CHILD_STATE_VAR} is not set; this helper only runs as a child process");
         return;
@@ -513,12 +558,21 @@ fn lock_of_a_killed_process_is_reported_stale_until_unlocked() {
 
     let backend = LocalBackend::new(path.clone());
     let error = match backend.lock(&sample_lock("parent")) {
-        Err(BackendError::StaleLock { holder, location }) => {
+        Err(BackendError::StaleLock {
+            holder,
+            location,
+            reason,
+        }) => {
             assert_eq!(holder.id, "child-lock");
             assert_eq!(holder.pid, child_pid);
             assert_eq!(holder.operation, "apply");
             assert_eq!(location, backend.location());
-            BackendError::StaleLock { holder, location }.to_string()
+            BackendError::StaleLock {
+                holder,
+                location,
+                reason,
+            }
+            .to_string()
         }
         other => panic!("expected StaleLock, got {}", describe(&other)),
     };
