@@ -6,27 +6,31 @@
 #   - a DAG of 200 tools whose plugin sleeps 100 ms per call, with --parallelism 10, against its
 #     critical-path bound;
 #   - startup (`dtm version`).
-# Usage: bench/run.sh [--quick] [--out FILE]
-#   --quick   smoke run (N = 100 only, one run each) for CI, so the script cannot rot.
+# Usage: bench/run.sh [--quick] [--profile release|debug] [--out FILE]
+#   --quick    smoke run (N = 100 only, one run each) for CI, so the script cannot rot.
+#   --profile  which build to measure (default release; CI's smoke run reuses the debug build).
 # Results are printed as a Markdown table and written to FILE (default bench/results.md).
 # Needs: a release build (`cargo build --release --workspace`), hyperfine, GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 quick=0
+profile=release
 out="$root/bench/results.md"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
+    --profile) profile="$2"; shift ;;
     --out) out="$2"; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
 done
 
-dtm="$root/target/release/dtm"
-[ -x "$dtm" ] || { echo "no release build: run cargo build --release --workspace" >&2; exit 1; }
-[ -f "$root/target/release/libdtm_plugin_fixture_noop.so" ] || { echo "fixture-noop plugin not built (cargo build --release --workspace)" >&2; exit 1; }
+bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
+dtm="$bin/dtm"
+[ -x "$dtm" ] || { echo "no $profile build of dtm in $bin: run cargo build --workspace (add --release for the release profile)" >&2; exit 1; }
+[ -f "$bin/libdtm_plugin_fixture_noop.so" ] || { echo "fixture-noop plugin not built in $bin (cargo build --workspace, with --release for release)" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "hyperfine is missing (apt-get install hyperfine)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "GNU time is missing (apt-get install time)" >&2; exit 1; }
 
