@@ -207,12 +207,70 @@ pub enum StateCommand {
         /// `name.instanceID`.
         id: String,
     },
+    /// Print the state document as JSON (e.g. to keep a copy: `dtm state pull > backup.json`).
+    Pull {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Replace the stored state with a state file, under the lock.
+    ///
+    /// Refuses a file of another lineage (a different state) or with an older serial than the
+    /// stored state, unless --force.
+    Push {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The state file (as written by `dtm state pull`).
+        #[arg(value_name = "FILE")]
+        state_file: PathBuf,
+        /// Replace the state even if the file is another lineage or older.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Forget tools without deleting them, under the lock.
+    Rm {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// `name.instanceID` of each tool to forget.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Rename a recorded tool (`name.OLD` to `name.NEW`), under the lock.
+    Mv {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The recorded `name.instanceID`.
+        old: String,
+        /// The new `name.instanceID` (same plugin name).
+        new: String,
+    },
     /// Release a lock left by a run that died.
     Unlock {
         #[command(flatten)]
         config: ConfigArgs,
         /// The lock id printed in the "locked by" message.
         lock_id: String,
+    },
+    /// Copy the state to the backend of another config, under both locks, and read it back.
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The config whose `config.state` names the new backend.
+        #[arg(long, value_name = "CONFIG")]
+        to: PathBuf,
+        /// Replace a state the target already holds.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Convert a DevStream state file into this config's state, under the lock.
+    ImportDevstream {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// DevStream's state file (YAML keyed `name_instanceID`).
+        #[arg(value_name = "FILE")]
+        state_file: PathBuf,
+        /// Import even if the state already records tools (imported ones replace same ids).
+        #[arg(long)]
+        force: bool,
     },
 }
 

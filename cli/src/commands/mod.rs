@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use dtm_engine::registry::LockMode;
 use dtm_engine::store::StateStore;
 
-use crate::args::{Cli, Command, ConfigArgs, ListCommand, ShowCommand, StateCommand};
+use crate::args::{Cli, Command, ConfigArgs, ListCommand, ShowCommand};
 use crate::settings::{self, Resolved};
 
 /// Runs the parsed command; returns the exit code.
@@ -50,11 +50,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             what: ListCommand::Plugins { plugin_dir, output },
         } => list::plugins(plugin_dir.as_ref(), output)?,
         Command::Graph { config } => graph::run(&config)?,
-        Command::State { command } => match command {
-            StateCommand::List { config } => state::list(&config)?,
-            StateCommand::Show { config, id } => state::show(&config, &id)?,
-            StateCommand::Unlock { config, lock_id } => state::unlock(&config, &lock_id)?,
-        },
+        Command::State { command } => state::run(command)?,
         Command::Version { output } => version::run(output)?,
         Command::Completion { shell } => completion::run(shell)?,
     };
