@@ -27,6 +27,7 @@ pub struct RepoInfo {
     pub branch: Option<String>,
     /// `git` (any git URL or a local path), `github` or `gitlab`. Guessed from `url` when absent.
     #[serde(default, rename = "scmType", alias = "repoType")]
+    #[schemars(pattern(r"^(git|github|gitlab)?$"))]
     pub scm_type: Option<String>,
     /// The repository's URL (`https://github.com/o/n`, `github.com/o/n`, `git@host:o/n.git`),
     /// or with `scmType: git` any git URL or a local path (relative to the config's directory).
@@ -34,17 +35,18 @@ pub struct RepoInfo {
     pub url: Option<String>,
     /// REST API base URL, e.g. `https://ghe.example.com/api/v3` (default: derived from
     /// `baseURL`, or the public service).
-    #[serde(default, rename = "apiURL")]
+    #[serde(default, rename = "apiURL", alias = "apiUrl")]
     pub api_url: Option<String>,
     /// Base URL of a self-hosted GitLab or a GitHub Enterprise server, e.g.
     /// `https://gitlab.example.com`.
-    #[serde(default, rename = "baseURL")]
+    #[serde(default, rename = "baseURL", alias = "baseUrl")]
     pub base_url: Option<String>,
     /// Access token for the API and for git over HTTPS; usually `[[ env "GITHUB_TOKEN" ]]`.
     #[serde(default)]
     pub token: Option<String>,
     /// Visibility of a repository dtm creates: `public`, `private` (default) or `internal`.
     #[serde(default)]
+    #[schemars(pattern(r"^(public|private|internal)?$"))]
     pub visibility: Option<String>,
     /// GitLab namespace (group path) to create the project in; default `org` or `owner`.
     #[serde(default, rename = "nameSpace")]

@@ -27,6 +27,9 @@ pub use templates::{BUILTIN_NAMES, File};
 pub struct SourceRepo {
     /// dtm: a built-in template: `rust`, `go` (`golang`) or `python`. Instead of a repository.
     #[serde(default)]
+    #[schemars(pattern(
+        r"^(rust|axum|actix|actix-web|go|golang|gin|python|python3|flask|django|fastapi)$"
+    ))]
     pub template: Option<String>,
     /// URL (or local path) of the template repository, e.g.
     /// `https://github.com/devstream-io/dtm-repo-scaffolding-golang-gin`.
@@ -46,15 +49,16 @@ pub struct SourceRepo {
     pub branch: Option<String>,
     /// `git`, `github` or `gitlab`.
     #[serde(default, rename = "scmType", alias = "repoType")]
+    #[schemars(pattern(r"^(git|github|gitlab)?$"))]
     pub scm_type: Option<String>,
     /// Token for a private template repository.
     #[serde(default)]
     pub token: Option<String>,
     /// Base URL of a self-hosted GitLab / GitHub Enterprise.
-    #[serde(default, rename = "baseURL")]
+    #[serde(default, rename = "baseURL", alias = "baseUrl")]
     pub base_url: Option<String>,
     /// REST API base URL (not needed to read a template).
-    #[serde(default, rename = "apiURL")]
+    #[serde(default, rename = "apiURL", alias = "apiUrl")]
     pub api_url: Option<String>,
     /// dtm: subdirectory of the template repository holding the template.
     #[serde(default)]
@@ -156,8 +160,12 @@ impl Options {
         if src.url.is_none() && src.name.is_none() {
             return from_vars().map(Source::Builtin);
         }
+        // DevStream's own examples give both `owner` and `org` for templates; `org` wins.
         let info = RepoInfo {
-            owner: src.owner.clone(),
+            owner: src
+                .owner
+                .clone()
+                .filter(|_| src.org.as_deref().is_none_or(str::is_empty)),
             org: src.org.clone(),
             name: src.name.clone(),
             branch: None,
@@ -237,7 +245,9 @@ impl RepoScaffolding {
             Source::Repository(branch) => {
                 let src = req.options.source_repo.clone().unwrap_or_default();
                 let info = RepoInfo {
-                    owner: src.owner,
+                    owner: src
+                        .owner
+                        .filter(|_| src.org.as_deref().is_none_or(str::is_empty)),
                     org: src.org,
                     name: src.name,
                     scm_type: src.scm_type,
