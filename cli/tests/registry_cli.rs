@@ -1,0 +1,603 @@
+//! Plugin distribution through the real `dtm` binary: registries served by a real HTTP server on
+//! loopback (scripts/registry-test-server.py, with fault injection and request counters) or as
+//! file:// directories, holding the real workspace plugins published with `dtm plugin publish`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_dtm"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn lib(name: &str) -> PathBuf {
+    let p = target_dir().join(format!("libdtm_plugin_{}.so", name.replace('-', "_")));
+    assert!(
+        p.exists(),
+        "{} missing: run `cargo build --workspace` first",
+        p.display()
+    );
+    p
+}
+
+const LIB_FILE: &str = "libdtm_plugin_file.so";
+
+/// A temp dir with a dtm home, a signing key trusted by that home, and a registry directory
+/// holding the `file` plugin.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> Self {
+        let w = World {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        w.dtm(&["plugin", "keygen", "--trust"]).ok();
+        w.publish(&[lib("file")]);
+        w
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+    fn registry(&self) -> PathBuf {
+        self.path("registry")
+    }
+    fn key(&self) -> PathBuf {
+        self.home().join("keys/signing.key")
+    }
+    fn version_dir(&self) -> PathBuf {
+        self.registry().join("plugins/file/0.1.0")
+    }
+    fn published_lib(&self) -> PathBuf {
+        self.version_dir().join("linux-x86_64").join(LIB_FILE)
+    }
+    fn cached_lib(&self) -> PathBuf {
+        self.home()
+            .join("plugins/file/0.1.0/linux-x86_64")
+            .join(LIB_FILE)
+    }
+
+    fn publish(&self, libs: &[PathBuf]) {
+        let mut args: Vec<String> = vec![
+            "plugin".into(),
+            "publish".into(),
+            "--registry".into(),
+            self.registry().display().to_string(),
+            "--key".into(),
+            self.key().display().to_string(),
+            "--force".into(),
+        ];
+        args.extend(libs.iter().map(|l| l.display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.dtm(&args).ok();
+    }
+
+    /// A project directory with a config using `registry`.
+    fn project(&self, name: &str, registry: &str) -> PathBuf {
+        let dir = self.path(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("dtm.yaml"),
+            format!(
+                "config:\n  pluginRegistry: {registry}\ntools:\n- name: file\n  instanceID: motd\n  options:\n    path: out/motd.txt\n    content: \"hello\\n\"\n"
+            ),
+        )
+        .unwrap();
+        dir
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dtm"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("DTM_HOME", self.home())
+            .env("NO_COLOR", "1")
+            .env("DTM_REGISTRY_BACKOFF", "10ms")
+            .env("DTM_REGISTRY_TIMEOUT", "5s")
+            .env_remove("DTM_REGISTRY")
+            .env_remove("DTM_PLUGIN_DIR")
+            .env_remove("DTM_CONFIG")
+            .env_remove("HTTP_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("ALL_PROXY")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn dtm(&self, args: &[&str]) -> Run {
+        Run(self.cmd(args).output().unwrap())
+    }
+
+    fn in_project(&self, project: &Path, args: &[&str]) -> Run {
+        let mut c = self.cmd(args);
+        c.current_dir(project);
+        Run(c.output().unwrap())
+    }
+}
+
+struct Run(Output);
+
+impl Run {
+    fn all(&self) -> String {
+        format!(
+            "--- stdout\n{}\n--- stderr\n{}",
+            String::from_utf8_lossy(&self.0.stdout),
+            String::from_utf8_lossy(&self.0.stderr)
+        )
+    }
+    #[track_caller]
+    fn ok(self) -> Self {
+        assert!(self.0.status.success(), "dtm failed\n{}", self.all());
+        self
+    }
+    #[track_caller]
+    fn fails(self) -> String {
+        assert_eq!(
+            self.0.status.code(),
+            Some(1),
+            "expected exit 1\n{}",
+            self.all()
+        );
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+}
+
+/// The test server; killed (through its stdin closing) when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Self {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/registry-test-server.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for the registry tests");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
+        Server { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn get(&self, path: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
+    }
+
+    fn fault(&self, path: &str, kind: &str, times: u32) {
+        self.get(&format!("/_fault?path={path}&kind={kind}&times={times}"));
+    }
+
+    /// Requests served so far: (total, requests for `path`).
+    fn count(&self, path: &str) -> (u64, u64) {
+        let v: serde_json::Value = serde_json::from_str(&self.get("/_stats")).unwrap();
+        (
+            v["total"].as_u64().unwrap(),
+            v["paths"][path].as_u64().unwrap_or(0),
+        )
+    }
+
+    fn reset(&self) {
+        self.get("/_reset");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const LIB_PATH: &str = "/plugins/file/0.1.0/linux-x86_64/libdtm_plugin_file.so";
+
+fn sha256(path: &Path) -> String {
+    // The engine is a dependency of the CLI crate, so its helper is at hand.
+    dtm_engine::registry::sha256_file(path).unwrap()
+}
+
+#[test]
+fn happy_path_then_cache_hit_makes_no_request() {
+    let w = World::new();
+    let srv = Server::start(&w.registry());
+    let p = w.project("p", &srv.url());
+    let out = w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
+    assert!(out.all().contains("downloaded, verified"), "{}", out.all());
+    let lock = std::fs::read_to_string(p.join("dtm.lock")).unwrap();
+    assert!(lock.contains("[plugins.file]") && lock.contains("version = \"0.1.0\""));
+    assert!(lock.contains(&sha256(&lib("file"))), "{lock}");
+    assert_eq!(sha256(&w.cached_lib()), sha256(&lib("file")));
+    assert_eq!(srv.count(LIB_PATH).1, 1);
+
+    srv.reset();
+    w.in_project(&p, &["apply", "-f", "dtm.yaml", "-y"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(p.join("out/motd.txt")).unwrap(),
+        "hello\n"
+    );
+    w.in_project(&p, &["verify", "-f", "dtm.yaml"]).ok();
+    // A second init with everything cached and locked asks the server nothing either.
+    w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
+    assert_eq!(
+        srv.count(LIB_PATH),
+        (0, 0),
+        "cache hits must not touch the network"
+    );
+}
+
+#[test]
+fn first_apply_initialises_and_verify_needs_a_lock() {
+    let w = World::new();
+    let srv = Server::start(&w.registry());
+    let p = w.project("p", &srv.url());
+    let err = w.in_project(&p, &["verify", "-f", "dtm.yaml"]).fails();
+    assert!(err.contains("not in") && err.contains("dtm init"), "{err}");
+    w.in_project(&p, &["apply", "-f", "dtm.yaml", "-y"]).ok();
+    assert!(p.join("dtm.lock").exists());
+    w.in_project(&p, &["verify", "-f", "dtm.yaml"]).ok();
+}
+
+#[test]
+fn lock_pins_the_build() {
+    let w = World::new();
+    let srv = Server::start(&w.registry());
+    let p = w.project("p", &srv.url());
+    w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
+    let pinned = sha256(&lib("file"));
+
+    // The same version republished with other bytes (trailing data keeps it loadable).
+    let other = w.path("other/libdtm_plugin_file.so");
+    std::fs::create_dir_all(other.parent().unwrap()).unwrap();
+    let mut bytes = std::fs::read(lib("file")).unwrap();
+    bytes.extend_from_slice(b"rebuilt");
+    std::fs::write(&other, bytes).unwrap();
+    w.publish(std::slice::from_ref(&other));
+
+    // With the build cached, the lock keeps using it.
+    w.in_project(&p, &["apply", "-f", "dtm.yaml", "-y"]).ok();
+    // On a machine without the cache, the registry's new build does not match the lock.
+    std::fs::remove_dir_all(w.home().join("plugins")).unwrap();
+    let err = w.in_project(&p, &["apply", "-f", "dtm.yaml", "-y"]).fails();
+    assert!(
+        err.contains("dtm.lock pins sha256") && err.contains(&pinned),
+        "{err}"
+    );
+    assert!(!w.cached_lib().exists());
+    // Upgrading accepts the registry's build and rewrites the lock.
+    w.in_project(&p, &["init", "-f", "dtm.yaml", "--upgrade"])
+        .ok();
+    let lock = std::fs::read_to_string(p.join("dtm.lock")).unwrap();
+    assert!(lock.contains(&sha256(&other)), "{lock}");
+}
+
+#[test]
+fn tampered_library_is_refused_and_not_cached() {
+    let w = World::new();
+    let mut bytes = std::fs::read(w.published_lib()).unwrap();
+    bytes.push(0);
+    std::fs::write(w.published_lib(), bytes).unwrap();
+    let srv = Server::start(&w.registry());
+    let p = w.project("p", &srv.url());
+    let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(
+        err.contains("`file` 0.1.0") || err.contains("plugin `file` 0.1.0"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{}{LIB_PATH}", srv.url())), "{err}");
+    assert!(
+        err.contains(&sha256(&lib("file"))),
+        "expected hash named: {err}"
+    );
+    assert!(
+        err.contains(&sha256(&w.published_lib())),
+        "actual hash named: {err}"
+    );
+    assert!(!w.cached_lib().exists());
+    assert!(!p.join("dtm.lock").exists());
+}
+
+#[test]
+fn tampered_checksums_fail_the_signature() {
+    let w = World::new();
+    // An attacker swaps the library and fixes up the checksum to match it.
+    let mut bytes = std::fs::read(w.published_lib()).unwrap();
+    bytes.push(0);
+    std::fs::write(w.published_lib(), &bytes).unwrap();
+    let sums = format!(
+        "{}  linux-x86_64/{LIB_FILE}\n",
+        dtm_engine::registry::sha256_hex(&bytes)
+    );
+    std::fs::write(w.version_dir().join("SHA256SUMS"), sums).unwrap();
+    let p = w.project("p", &format!("file://{}", w.registry().display()));
+    let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
+    assert!(err.contains("bad signature"), "{err}");
+    assert!(!w.cached_lib().exists());
+}
+
+#[test]
+fn bad_and_missing_signatures_are_refused() {
+    let w = World::new();
+    let sig = w.version_dir().join("SHA256SUMS.minisig");
+    let p = w.project("p", &format!("file://{}", w.registry().display()));
+
+    let text = std::fs::read_to_string(&sig).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    // Flip a character inside the signature line.
+    let l = &mut lines[1];
+    let c = if l.ends_with('A') { "B" } else { "A" };
+    l.replace_range(l.len() - 3..l.len() - 2, c);
+    std::fs::write(&sig, lines.join("\n") + "\n").unwrap();
+    let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
+    assert!(err.contains("bad signature"), "{err}");
+
+    std::fs::remove_file(&sig).unwrap();
+    let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
+    assert!(err.contains("SHA256SUMS.minisig is missing"), "{err}");
+    assert!(!w.cached_lib().exists());
+}
+
+#[test]
+fn untrusted_key_is_refused_until_trusted_or_named_in_config() {
+    let w = World::new();
+    // Re-sign with a key the home does not trust.
+    let other = w.path("other-key");
+    w.dtm(&["plugin", "keygen", "--out", other.to_str().unwrap()])
+        .ok();
+    w.dtm(&[
+        "plugin",
+        "publish",
+        "--registry",
+        w.registry().to_str().unwrap(),
+        "--key",
+        other.with_extension("key").to_str().unwrap(),
+        lib("file").to_str().unwrap(),
+    ])
+    .ok();
+    let p = w.project("p", &format!("file://{}", w.registry().display()));
+    let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
+    assert!(err.contains("which is not trusted"), "{err}");
+    assert!(!w.cached_lib().exists());
+
+    // Naming the key in the config (a private registry) makes it trusted for that config.
+    let pubkey = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let b64 = pubkey.lines().nth(1).unwrap();
+    let cfg = std::fs::read_to_string(p.join("dtm.yaml"))
+        .unwrap()
+        .replace(
+            "config:\n",
+            &format!("config:\n  pluginRegistryKey: {b64}\n"),
+        );
+    std::fs::write(p.join("dtm.yaml"), cfg).unwrap();
+    w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
+}
+
+#[test]
+fn not_found_is_not_retried() {
+    let w = World::new();
+    std::fs::remove_file(w.published_lib()).unwrap();
+    let srv = Server::start(&w.registry());
+    let p = w.project("p", &srv.url());
+    let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
+    assert!(
+        err.contains("not found (404)") && err.contains(LIB_PATH),
+        "{err}"
+    );
+    assert_eq!(srv.count(LIB_PATH).1, 1);
+}
+
+#[test]
+fn server_errors_are_retried_until_success() {
+    let w = World::new();
+    let srv = Server::start(&w.registry());
+    srv.fault(LIB_PATH, "500", 2);
+    let p = w.project("p", &srv.url());
+    let out = w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
+    assert_eq!(srv.count(LIB_PATH).1, 3, "{}", out.all());
+    assert!(out.all().contains("retrying"), "{}", out.all());
+    assert_eq!(sha256(&w.cached_lib()), sha256(&lib("file")));
+}
+
+#[test]
+fn forbidden_is_final() {
+    let w = World::new();
+    let srv = Server::start(&w.registry());
+    srv.fault(LIB_PATH, "403", 5);
+    let p = w.project("p", &srv.url());
+    let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
+    assert!(err.contains("HTTP status 403"), "{err}");
+    assert_eq!(srv.count(LIB_PATH).1, 1);
+}
+
+#[test]
+fn truncated_bodies_are_retried_and_never_cached() {
+    let w = World::new();
+    let srv = Server::start(&w.registry());
+    let p = w.project("p", &srv.url());
+    srv.fault(LIB_PATH, "truncate", 100);
+    let mut c = w.cmd(&["init", "-f", "dtm.yaml"]);
+    c.current_dir(&p).env("DTM_REGISTRY_RETRIES", "2");
+    let err = Run(c.output().unwrap()).fails();
+    assert!(err.contains("gave up after 3 attempts"), "{err}");
+    assert!(!w.cached_lib().exists());
+    let leftovers: Vec<_> = std::fs::read_dir(w.cached_lib().parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".lock")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    srv.reset();
+    srv.fault(LIB_PATH, "truncate", 1);
+    w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
+    assert_eq!(srv.count(LIB_PATH).1, 2);
+    assert_eq!(sha256(&w.cached_lib()), sha256(&lib("file")));
+}
+
+#[test]
+fn slow_server_times_out() {
+    let w = World::new();
+    let srv = Server::start(&w.registry());
+    srv.fault(LIB_PATH, "slow", 100);
+    let p = w.project("p", &srv.url());
+    let mut c = w.cmd(&["init", "-f", "dtm.yaml"]);
+    c.current_dir(&p)
+        .env("DTM_REGISTRY_TIMEOUT", "300ms")
+        .env("DTM_REGISTRY_RETRIES", "1");
+    let started = Instant::now();
+    let err = Run(c.output().unwrap()).fails();
+    assert!(err.contains("timed out"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(srv.count(LIB_PATH).1, 2);
+}
+
+#[test]
+fn concurrent_inits_share_one_cache() {
+    let w = World::new();
+    let srv = Server::start(&w.registry());
+    let projects: Vec<PathBuf> = (0..4)
+        .map(|i| w.project(&format!("p{i}"), &srv.url()))
+        .collect();
+    let children: Vec<Child> = projects
+        .iter()
+        .map(|p| {
+            let mut c = w.cmd(&["init", "-f", "dtm.yaml"]);
+            c.current_dir(p)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        Run(child.wait_with_output().unwrap()).ok();
+    }
+    assert_eq!(sha256(&w.cached_lib()), sha256(&lib("file")));
+    assert_eq!(srv.count(LIB_PATH).1, 1, "one download for the cache entry");
+    for p in &projects {
+        w.in_project(p, &["apply", "-f", "dtm.yaml", "-y"]).ok();
+    }
+}
+
+#[test]
+fn offline_mirror_serves_an_air_gapped_machine() {
+    let w = World::new();
+    w.publish(&[lib("exec")]);
+    let srv = Server::start(&w.registry());
+    let p = w.project("p", &srv.url());
+    w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
+    let mirror = w.path("mirror");
+    w.in_project(
+        &p,
+        &[
+            "plugin",
+            "mirror",
+            "--to",
+            mirror.to_str().unwrap(),
+            "-f",
+            "dtm.yaml",
+        ],
+    )
+    .ok();
+    drop(srv);
+    // Exactly what the config needs: `file`, not `exec`.
+    assert!(
+        mirror
+            .join("plugins/file/0.1.0/SHA256SUMS.minisig")
+            .exists()
+    );
+    assert!(!mirror.join("plugins/exec").exists());
+
+    // A machine with an empty cache, the same trusted key and only the mirror.
+    std::fs::remove_dir_all(w.home().join("plugins")).unwrap();
+    let cfg = std::fs::read_to_string(p.join("dtm.yaml")).unwrap();
+    let offline = w.path("offline");
+    std::fs::create_dir_all(&offline).unwrap();
+    let cfg = cfg
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("pluginRegistry:") {
+                format!("  pluginRegistry: file://{}", mirror.display())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(offline.join("dtm.yaml"), cfg).unwrap();
+    std::fs::copy(p.join("dtm.lock"), offline.join("dtm.lock")).unwrap();
+    w.in_project(&offline, &["apply", "-f", "dtm.yaml", "-y"])
+        .ok();
+    assert!(offline.join("out/motd.txt").exists());
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let w = World::new();
+    let p = w.project("p", "http://registry.example.com/dtm");
+    let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
+    assert!(err.contains("only allowed for loopback"), "{err}");
+}
+
+#[test]
+fn search_info_and_list() {
+    let w = World::new();
+    w.publish(&[lib("exec")]);
+    let reg = format!("file://{}", w.registry().display());
+    let out = w.dtm(&["plugin", "search", "--registry", &reg]).ok();
+    let text = String::from_utf8_lossy(&out.0.stdout).into_owned();
+    assert!(text.contains("file") && text.contains("exec"), "{text}");
+    let out = w
+        .dtm(&["plugin", "search", "escape", "--registry", &reg])
+        .ok();
+    let text = String::from_utf8_lossy(&out.0.stdout).into_owned();
+    assert!(text.contains("exec") && !text.contains("file "), "{text}");
+    let out = w
+        .dtm(&["plugin", "info", "file", "--registry", &reg, "-o", "json"])
+        .ok();
+    let v: serde_json::Value = serde_json::from_slice(&out.0.stdout).unwrap();
+    assert_eq!(v["versions"][0]["version"], "0.1.0");
+    assert_eq!(v["versions"][0]["abi"], "1.0");
+
+    let p = w.project("p", &reg);
+    w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
+    let out = w.in_project(&p, &["plugin", "list", "-o", "json"]).ok();
+    let v: serde_json::Value = serde_json::from_slice(&out.0.stdout).unwrap();
+    assert_eq!(v["installed"][0]["name"], "file");
+    assert_eq!(v["locked"][0]["installed"], true);
+}
