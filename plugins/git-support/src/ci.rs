@@ -106,6 +106,10 @@ pub struct Pipeline {
     /// dtm: extra values for `[[ name ]]` placeholders in the `configLocation` file.
     #[serde(default)]
     pub vars: BTreeMap<String, Value>,
+    /// dtm: path of the pipeline file, as the top-level `path` (which wins); here so that an
+    /// app's CI entry, whose options become `pipeline`, can set it.
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// Options of a CI pipeline tool.
@@ -156,7 +160,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 impl Options {
     fn file_path<F: Flavor>(&self) -> String {
-        if let Some(path) = self.path.as_ref().filter(|p| !p.trim().is_empty()) {
+        if let Some(path) = self
+            .path
+            .as_ref()
+            .or(self.pipeline.path.as_ref())
+            .filter(|p| !p.trim().is_empty())
+        {
             return path.trim().to_string();
         }
         if F::PATH_FROM_LOCATION
@@ -308,23 +317,27 @@ impl<F: Flavor> CiPlugin<F> {
                 repo.url
             ))
         })?;
-        let wt = remote.checkout(ctx, &repo.branch)?;
-        let previous = req.status["path"].as_str().filter(|p| *p != path);
-        let mut verb = if wt.read(&path)?.is_some() {
-            "update"
-        } else {
-            "add"
+        let previous = req.status["path"]
+            .as_str()
+            .filter(|p| *p != path && check_relative(p).is_ok());
+        let edit = |wt: &crate::git::Worktree| {
+            let mut verb = if wt.read(&path)?.is_some() {
+                "update"
+            } else {
+                "add"
+            };
+            if let Some(previous) = previous
+                && wt.remove(previous)?
+            {
+                ctx.info(format!("removing the pipeline's previous file {previous}"));
+                verb = "move";
+            }
+            wt.write(&path, &content, F::executable(&path))?;
+            Ok(verb)
         };
-        if let Some(previous) = previous
-            && check_relative(previous).is_ok()
-            && wt.remove(previous)?
-        {
-            ctx.info(format!("removing the pipeline's previous file {previous}"));
-            verb = "move";
-        }
-        wt.write(&path, &content, F::executable(&path))?;
-        let message = format!("ci: {verb} {path}\n\nManaged by dtm ({}).", req.instance);
-        let commit = wt.commit_and_push(ctx, &message)?;
+        let message =
+            |verb: &&str| format!("ci: {verb} {path}\n\nManaged by dtm ({}).", req.instance);
+        let (wt, commit, _) = remote.edit_branch(ctx, &repo.branch, edit, message)?;
         if commit.is_none() {
             ctx.info(format!(
                 "{path} is already as described on branch `{}`",
@@ -349,13 +362,18 @@ impl<F: Flavor> Plugin for CiPlugin<F> {
 
     fn validate(&self, _ctx: &Ctx, options: &Options) -> Result<(), Vec<Problem>> {
         let mut problems = options.scm.problems("/scm");
-        if let Some(path) = &options.path
-            && let Err(message) = check_relative(path)
-        {
-            problems.push(Problem {
-                path: "/path".into(),
-                message,
-            });
+        for (at, path) in [
+            ("/path", &options.path),
+            ("/pipeline/path", &options.pipeline.path),
+        ] {
+            if let Some(path) = path
+                && let Err(message) = check_relative(path)
+            {
+                problems.push(Problem {
+                    path: at.into(),
+                    message,
+                });
+            }
         }
         match options.language() {
             Err(message) => problems.push(Problem {
@@ -429,17 +447,18 @@ impl<F: Flavor> Plugin for CiPlugin<F> {
             ));
             return Ok(Done::default().into());
         }
-        let wt = remote.checkout(ctx, &repo.branch)?;
-        let mut removed = wt.remove(&path)?;
-        if let Some(recorded) = req.status["path"].as_str().filter(|p| *p != path)
-            && check_relative(recorded).is_ok()
-        {
-            removed |= wt.remove(recorded)?;
-        }
-        if removed {
-            let message = format!("ci: remove {path}\n\nManaged by dtm ({}).", req.instance);
-            wt.commit_and_push(ctx, &message)?;
-        }
+        let recorded = req.status["path"]
+            .as_str()
+            .filter(|p| *p != path && check_relative(p).is_ok());
+        let edit = |wt: &crate::git::Worktree| {
+            wt.remove(&path)?;
+            if let Some(recorded) = recorded {
+                wt.remove(recorded)?;
+            }
+            Ok(())
+        };
+        let message = |_: &()| format!("ci: remove {path}\n\nManaged by dtm ({}).", req.instance);
+        remote.edit_branch(ctx, &repo.branch, edit, message)?;
         Ok(Done::default().into())
     }
 }

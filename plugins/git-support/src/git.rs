@@ -248,6 +248,38 @@ impl Remote {
         Ok(dir)
     }
 
+    /// Clones `branch`, lets `edit` change the work tree, commits with the message `message`
+    /// makes of `edit`'s value, and pushes.
+    /// When the push loses a race with another push to the branch (another tool, a person),
+    /// the whole step starts again from the new head, a few times. Returns the work tree (for
+    /// its `base`), the new commit (`None` when `edit` changed nothing) and `edit`'s value.
+    pub fn edit_branch<T>(
+        &self,
+        ctx: &Ctx,
+        branch: &str,
+        edit: impl Fn(&Worktree) -> Result<T, PluginError>,
+        message: impl Fn(&T) -> String,
+    ) -> Result<(Worktree, Option<String>, T), PluginError> {
+        const ATTEMPTS: u32 = 6;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let wt = self.checkout(ctx, branch)?;
+            let value = edit(&wt)?;
+            match wt.commit_and_push(ctx, &message(&value)) {
+                Ok(commit) => return Ok((wt, commit, value)),
+                Err(e) if e.kind == ErrorKind::Conflict && attempt < ATTEMPTS => {
+                    ctx.info(format!(
+                        "branch `{branch}` of {} moved while dtm was pushing; trying again",
+                        self.shown()
+                    ));
+                    std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Deletes `branch` on the remote. A branch that is already gone is fine.
     pub fn delete_branch(&self, ctx: &Ctx, branch: &str) -> Result<(), PluginError> {
         if !matches!(self.head(ctx, branch)?, RemoteHead::Head(_)) {

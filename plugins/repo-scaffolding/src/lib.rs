@@ -327,16 +327,23 @@ impl RepoScaffolding {
             )));
         }
         let ensured = repo.ensure(ctx)?;
-        let wt = ensured.remote.checkout(ctx, &repo.branch)?;
+        let message = |_: &()| {
+            format!(
+                "Scaffold {} from {source}\n\nManaged by dtm ({}).",
+                repo.name, req.instance
+            )
+        };
+        let edit = |wt: &dtm_git_support::git::Worktree| {
+            for file in &files {
+                wt.write(&file.path, &file.bytes, file.executable)?;
+            }
+            Ok(())
+        };
+        let (wt, commit, ()) = ensured
+            .remote
+            .edit_branch(ctx, &repo.branch, edit, message)?;
         let branch_created = wt.base.is_none();
-        for file in &files {
-            wt.write(&file.path, &file.bytes, file.executable)?;
-        }
-        let message = format!(
-            "Scaffold {} from {source}\n\nManaged by dtm ({}).",
-            repo.name, req.instance
-        );
-        let commit = match wt.commit_and_push(ctx, &message)? {
+        let commit = match commit {
             Some(commit) => commit,
             None => {
                 ctx.info(format!(
