@@ -17,7 +17,7 @@ fn target_dir() -> PathBuf {
 }
 
 fn lib(name: &str) -> PathBuf {
-    let p = target_dir().join(format!("libdtm_plugin_{}.so", name.replace('-', "_")));
+    let p = target_dir().join(dtm_engine::plugin::library_file_name(name));
     assert!(
         p.exists(),
         "{} missing: run `cargo build --workspace` first",
@@ -26,7 +26,13 @@ fn lib(name: &str) -> PathBuf {
     p
 }
 
-const LIB_FILE: &str = "libdtm_plugin_file.so";
+/// The `file` plugin's library name and platform directory on this machine.
+fn lib_file() -> String {
+    dtm_engine::plugin::library_file_name("file")
+}
+fn platform() -> String {
+    dtm_engine::registry::Platform::current().to_string()
+}
 
 /// A temp dir with a dtm home, a signing key trusted by that home, and a registry directory
 /// holding the `file` plugin.
@@ -60,12 +66,13 @@ impl World {
         self.registry().join("plugins/file/0.1.0")
     }
     fn published_lib(&self) -> PathBuf {
-        self.version_dir().join("linux-x86_64").join(LIB_FILE)
+        self.version_dir().join(platform()).join(lib_file())
     }
     fn cached_lib(&self) -> PathBuf {
         self.home()
-            .join("plugins/file/0.1.0/linux-x86_64")
-            .join(LIB_FILE)
+            .join("plugins/file/0.1.0")
+            .join(platform())
+            .join(lib_file())
     }
 
     fn publish(&self, libs: &[PathBuf]) {
@@ -220,7 +227,10 @@ impl Drop for Server {
     }
 }
 
-const LIB_PATH: &str = "/plugins/file/0.1.0/linux-x86_64/libdtm_plugin_file.so";
+/// The library's URL path on the test server.
+fn lib_path() -> String {
+    format!("/plugins/file/0.1.0/{}/{}", platform(), lib_file())
+}
 
 fn sha256(path: &Path) -> String {
     // The engine is a dependency of the CLI crate, so its helper is at hand.
@@ -238,7 +248,7 @@ fn happy_path_then_cache_hit_makes_no_request() {
     assert!(lock.contains("[plugins.file]") && lock.contains("version = \"0.1.0\""));
     assert!(lock.contains(&sha256(&lib("file"))), "{lock}");
     assert_eq!(sha256(&w.cached_lib()), sha256(&lib("file")));
-    assert_eq!(srv.count(LIB_PATH).1, 1);
+    assert_eq!(srv.count(&lib_path()).1, 1);
 
     srv.reset();
     w.in_project(&p, &["apply", "-f", "dtm.yaml", "-y"]).ok();
@@ -250,7 +260,7 @@ fn happy_path_then_cache_hit_makes_no_request() {
     // A second init with everything cached and locked asks the server nothing either.
     w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
     assert_eq!(
-        srv.count(LIB_PATH),
+        srv.count(&lib_path()),
         (0, 0),
         "cache hits must not touch the network"
     );
@@ -315,7 +325,10 @@ fn tampered_library_is_refused_and_not_cached() {
         err.contains("`file` 0.1.0") || err.contains("plugin `file` 0.1.0"),
         "{err}"
     );
-    assert!(err.contains(&format!("{}{LIB_PATH}", srv.url())), "{err}");
+    assert!(
+        err.contains(&format!("{}{}", srv.url(), lib_path())),
+        "{err}"
+    );
     assert!(
         err.contains(&sha256(&lib("file"))),
         "expected hash named: {err}"
@@ -336,8 +349,10 @@ fn tampered_checksums_fail_the_signature() {
     bytes.push(0);
     std::fs::write(w.published_lib(), &bytes).unwrap();
     let sums = format!(
-        "{}  linux-x86_64/{LIB_FILE}\n",
-        dtm_engine::registry::sha256_hex(&bytes)
+        "{}  {}/{}\n",
+        dtm_engine::registry::sha256_hex(&bytes),
+        platform(),
+        lib_file()
     );
     std::fs::write(w.version_dir().join("SHA256SUMS"), sums).unwrap();
     let p = w.project("p", &format!("file://{}", w.registry().display()));
@@ -411,20 +426,20 @@ fn not_found_is_not_retried() {
     let p = w.project("p", &srv.url());
     let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
     assert!(
-        err.contains("not found (404)") && err.contains(LIB_PATH),
+        err.contains("not found (404)") && err.contains(&lib_path()),
         "{err}"
     );
-    assert_eq!(srv.count(LIB_PATH).1, 1);
+    assert_eq!(srv.count(&lib_path()).1, 1);
 }
 
 #[test]
 fn server_errors_are_retried_until_success() {
     let w = World::new();
     let srv = Server::start(&w.registry());
-    srv.fault(LIB_PATH, "500", 2);
+    srv.fault(&lib_path(), "500", 2);
     let p = w.project("p", &srv.url());
     let out = w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
-    assert_eq!(srv.count(LIB_PATH).1, 3, "{}", out.all());
+    assert_eq!(srv.count(&lib_path()).1, 3, "{}", out.all());
     assert!(out.all().contains("retrying"), "{}", out.all());
     assert_eq!(sha256(&w.cached_lib()), sha256(&lib("file")));
 }
@@ -433,11 +448,11 @@ fn server_errors_are_retried_until_success() {
 fn forbidden_is_final() {
     let w = World::new();
     let srv = Server::start(&w.registry());
-    srv.fault(LIB_PATH, "403", 5);
+    srv.fault(&lib_path(), "403", 5);
     let p = w.project("p", &srv.url());
     let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
     assert!(err.contains("HTTP status 403"), "{err}");
-    assert_eq!(srv.count(LIB_PATH).1, 1);
+    assert_eq!(srv.count(&lib_path()).1, 1);
 }
 
 #[test]
@@ -445,7 +460,7 @@ fn truncated_bodies_are_retried_and_never_cached() {
     let w = World::new();
     let srv = Server::start(&w.registry());
     let p = w.project("p", &srv.url());
-    srv.fault(LIB_PATH, "truncate", 100);
+    srv.fault(&lib_path(), "truncate", 100);
     let mut c = w.cmd(&["init", "-f", "dtm.yaml"]);
     c.current_dir(&p).env("DTM_REGISTRY_RETRIES", "2");
     let err = Run(c.output().unwrap()).fails();
@@ -460,9 +475,9 @@ fn truncated_bodies_are_retried_and_never_cached() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     srv.reset();
-    srv.fault(LIB_PATH, "truncate", 1);
+    srv.fault(&lib_path(), "truncate", 1);
     w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
-    assert_eq!(srv.count(LIB_PATH).1, 2);
+    assert_eq!(srv.count(&lib_path()).1, 2);
     assert_eq!(sha256(&w.cached_lib()), sha256(&lib("file")));
 }
 
@@ -470,7 +485,7 @@ fn truncated_bodies_are_retried_and_never_cached() {
 fn slow_server_times_out() {
     let w = World::new();
     let srv = Server::start(&w.registry());
-    srv.fault(LIB_PATH, "slow", 100);
+    srv.fault(&lib_path(), "slow", 100);
     let p = w.project("p", &srv.url());
     let mut c = w.cmd(&["init", "-f", "dtm.yaml"]);
     c.current_dir(&p)
@@ -484,7 +499,7 @@ fn slow_server_times_out() {
         "took {:?}",
         started.elapsed()
     );
-    assert_eq!(srv.count(LIB_PATH).1, 2);
+    assert_eq!(srv.count(&lib_path()).1, 2);
 }
 
 #[test]
@@ -508,7 +523,11 @@ fn concurrent_inits_share_one_cache() {
         Run(child.wait_with_output().unwrap()).ok();
     }
     assert_eq!(sha256(&w.cached_lib()), sha256(&lib("file")));
-    assert_eq!(srv.count(LIB_PATH).1, 1, "one download for the cache entry");
+    assert_eq!(
+        srv.count(&lib_path()).1,
+        1,
+        "one download for the cache entry"
+    );
     for p in &projects {
         w.in_project(p, &["apply", "-f", "dtm.yaml", "-y"]).ok();
     }
