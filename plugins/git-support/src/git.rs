@@ -280,26 +280,41 @@ impl Remote {
         }
     }
 
-    /// Deletes `branch` on the remote. A branch that is already gone is fine.
-    pub fn delete_branch(&self, ctx: &Ctx, branch: &str) -> Result<(), PluginError> {
+    /// Deletes `branch` on the remote. A branch that is already gone is fine. Returns `false`
+    /// when the remote refuses because the branch is its current (default) branch.
+    pub fn delete_branch(&self, ctx: &Ctx, branch: &str) -> Result<bool, PluginError> {
         if !matches!(self.head(ctx, branch)?, RemoteHead::Head(_)) {
-            return Ok(());
+            return Ok(true);
         }
         let what = format!("deleting branch `{branch}` of {}", self.shown());
+        // `git push` needs a repository to push from, even to push a deletion.
+        let scratch = tempfile::Builder::new()
+            .prefix("dtm-git-")
+            .tempdir()
+            .map_err(|e| PluginError::io("creating a temporary directory", &e))?;
         git(
             ctx,
             &self.env,
-            None,
-            &args![
-                "push",
-                "--quiet",
-                "--",
-                self.url.as_str(),
-                format!(":refs/heads/{branch}")
-            ],
+            Some(scratch.path()),
+            &args!["init", "--quiet"],
             &what,
         )?;
-        Ok(())
+        let args = args![
+            "push",
+            "--quiet",
+            "--",
+            self.url.as_str(),
+            format!(":refs/heads/{branch}")
+        ];
+        let out = git_raw(ctx, &self.env, Some(scratch.path()), &args, &what)?;
+        if out.status.success() {
+            return Ok(true);
+        }
+        let stderr = out.stderr_text().to_ascii_lowercase();
+        if stderr.contains("current branch") || stderr.contains("default branch") {
+            return Ok(false);
+        }
+        Err(failed(&what, &args, &out))
     }
 }
 

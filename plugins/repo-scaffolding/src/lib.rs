@@ -455,11 +455,17 @@ impl Plugin for RepoScaffolding {
         } else if flag("branchCreated") {
             match repo.remote(ctx)? {
                 Some(remote) => {
-                    remote.delete_branch(ctx, &repo.branch)?;
-                    ctx.info(format!(
-                        "deleted branch `{}` of {}; the repository existed before dtm and stays",
-                        repo.branch, repo.url
-                    ));
+                    if remote.delete_branch(ctx, &repo.branch)? {
+                        ctx.info(format!(
+                            "deleted branch `{}` of {}; the repository existed before dtm and stays",
+                            repo.branch, repo.url
+                        ));
+                    } else {
+                        ctx.warn(format!(
+                            "{} refuses to delete its current branch `{}`: left in place; make another branch the default, then delete it by hand",
+                            repo.url, repo.branch
+                        ));
+                    }
                 }
                 None => ctx.info(format!("the repository {} is gone already", repo.url)),
             }

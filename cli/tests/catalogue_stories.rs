@@ -1,0 +1,202 @@
+//! The conformance story, through the real binary, for github-actions and gitlab-ci (against a
+//! local bare repository) and for repo-scaffolding with a network git URL (a `git daemon` on
+//! loopback): create, read, no-op plan, drift by hand, repair, option change → update, delete,
+//! delete again.
+#![allow(clippy::unwrap_used)]
+
+mod catalogue_support;
+mod common;
+
+use catalogue_support::{GitDaemon, git};
+use common::Sandbox;
+
+#[track_caller]
+fn no_changes(s: &Sandbox) {
+    let plan = s.run(&["plan", "-f", "dtm.yaml"]).expect(0);
+    assert!(plan.stdout().contains("No changes"), "{}", plan.all());
+}
+
+/// A bare repository `remotes/app.git` with one commit on `main`, made by someone else.
+fn seeded_remote(s: &Sandbox) -> std::path::PathBuf {
+    let bare = s.path("remotes/app.git");
+    std::fs::create_dir_all(s.path("remotes")).unwrap();
+    git(
+        s.dir.path(),
+        &["init", "-q", "--bare", "-b", "main", "remotes/app.git"],
+    );
+    git(s.dir.path(), &["init", "-q", "-b", "main", "seed"]);
+    std::fs::write(s.path("seed/README"), "app\n").unwrap();
+    git(&s.path("seed"), &["add", "."]);
+    git(&s.path("seed"), &["commit", "-qm", "first"]);
+    git(
+        &s.path("seed"),
+        &["push", "-q", bare.to_str().unwrap(), "main"],
+    );
+    bare
+}
+
+fn ci_config(plugin: &str, language: &str) -> String {
+    format!(
+        "tools:\n- name: {plugin}\n  instanceID: app\n  options:\n    scm: {{url: remotes/app.git, scmType: git, branch: main}}\n    pipeline:\n      language: {{name: {language}}}\n      imageRepo: {{url: registry.example.com, user: team}}\n"
+    )
+}
+
+fn ci_story(plugin: &str, file: &str, go_marker: &str, rust_marker: &str) {
+    let s = Sandbox::new();
+    let bare = seeded_remote(&s);
+    let show = |rev: &str| git(&bare, &["show", &format!("main:{rev}")]);
+
+    // create
+    s.write("dtm.yaml", &ci_config(plugin, "go"));
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let written = show(file);
+    assert!(written.contains(go_marker), "{written}");
+    assert!(
+        written.contains("registry.example.com/team/app"),
+        "{written}"
+    );
+    // read, no-op plan
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    no_changes(&s);
+
+    // drift by hand: an edit, then a removal; each is repaired by apply
+    git(s.dir.path(), &["clone", "-q", "remotes/app.git", "w"]);
+    let w = s.path("w");
+    std::fs::write(w.join(file), "edited\n").unwrap();
+    git(&w, &["commit", "-qam", "edit"]);
+    git(&w, &["push", "-q", "origin", "main"]);
+    let out = s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(
+        out.all().contains(&format!("{plugin}.app (update)")),
+        "{}",
+        out.all()
+    );
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(show(file), written);
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    git(&w, &["pull", "-q", "--ff-only"]);
+    git(&w, &["rm", "-q", file]);
+    git(&w, &["commit", "-qm", "remove CI"]);
+    git(&w, &["push", "-q", "origin", "main"]);
+    let out = s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(
+        out.all().contains(&format!("{plugin}.app (create)")),
+        "{}",
+        out.all()
+    );
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(show(file), written);
+
+    // option change → update
+    s.write("dtm.yaml", &ci_config(plugin, "rust"));
+    let plan = s.run(&["plan", "-f", "dtm.yaml"]).expect(0);
+    assert!(plan.stdout().contains("1 to update"), "{}", plan.all());
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(show(file).contains(rust_marker), "{}", show(file));
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    no_changes(&s);
+
+    // delete, and again: the file goes in a commit, the repository and its history stay
+    s.run(&["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(
+        git(&bare, &["ls-tree", "-r", "--name-only", "main"]),
+        "README"
+    );
+    s.run(&["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(s.state()["resources"], serde_json::json!({}));
+}
+
+#[test]
+fn github_actions_story() {
+    ci_story(
+        "github-actions",
+        ".github/workflows/main.yml",
+        "go test ./...",
+        "cargo test",
+    );
+}
+
+#[test]
+fn gitlab_ci_story() {
+    ci_story(
+        "gitlab-ci",
+        ".gitlab-ci.yml",
+        "go vet ./...",
+        "cargo clippy",
+    );
+}
+
+fn scaffolding_config(url: &str, port: u32) -> String {
+    format!(
+        "tools:\n- name: repo-scaffolding\n  instanceID: svc\n  options:\n    destinationRepo: {{url: \"{url}\", scmType: git, branch: dtm-scaffold}}\n    sourceRepo: {{template: python}}\n    vars: {{port: {port}}}\n"
+    )
+}
+
+#[test]
+fn repo_scaffolding_story_over_a_git_daemon() {
+    let s = Sandbox::new();
+    let daemon = GitDaemon::start(&s.path("served"));
+    let bare = s.path("served/team/svc.git");
+    std::fs::create_dir_all(s.path("served/team")).unwrap();
+    git(
+        s.dir.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    let url = daemon.url("team/svc.git");
+
+    // create: the branch is new in an existing (network) repository
+    s.write("dtm.yaml", &scaffolding_config(&url, 8080));
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let app = git(&bare, &["show", "dtm-scaffold:app.py"]);
+    assert!(app.contains("\"8080\""), "{app}");
+    let outputs = s.state()["resources"]["repo-scaffolding.svc"]["outputs"].clone();
+    assert_eq!(outputs["repoURL"], url);
+    assert_eq!(outputs["repo"], "svc");
+    assert_eq!(outputs["owner"], "team");
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    no_changes(&s);
+
+    // Work on top of the scaffolding is not drift.
+    git(
+        s.dir.path(),
+        &["clone", "-q", "-b", "dtm-scaffold", &url, "w"],
+    );
+    let w = s.path("w");
+    std::fs::write(w.join("NOTES.md"), "notes\n").unwrap();
+    git(&w, &["add", "."]);
+    git(&w, &["commit", "-qm", "notes"]);
+    git(&w, &["push", "-q", "origin", "dtm-scaffold"]);
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // drift by hand: the branch is rewritten without the scaffolding; apply repairs it
+    git(&w, &["checkout", "-q", "--orphan", "other"]);
+    git(&w, &["rm", "-rqf", "."]);
+    std::fs::write(w.join("OTHER"), "other\n").unwrap();
+    git(&w, &["add", "."]);
+    git(&w, &["commit", "-qm", "unrelated"]);
+    git(&w, &["push", "-qf", "origin", "other:dtm-scaffold"]);
+    let out = s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(out.all().contains("onBranch"), "{}", out.all());
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(git(&bare, &["show", "dtm-scaffold:app.py"]), app);
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // the branch deleted by hand: drift, then created again
+    git(&bare, &["update-ref", "-d", "refs/heads/dtm-scaffold"]);
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // option change → update
+    s.write("dtm.yaml", &scaffolding_config(&url, 9000));
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(git(&bare, &["show", "dtm-scaffold:app.py"]).contains("\"9000\""));
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    no_changes(&s);
+
+    // delete removes the branch dtm created, not the repository; and again
+    s.run(&["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(bare.exists());
+    assert_eq!(git(&bare, &["branch", "--list", "dtm-scaffold"]), "");
+    s.run(&["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+}
