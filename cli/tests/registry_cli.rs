@@ -620,3 +620,25 @@ fn search_info_and_list() {
     assert_eq!(v["installed"][0]["name"], "file");
     assert_eq!(v["locked"][0]["installed"], true);
 }
+
+#[test]
+fn a_signed_build_that_is_another_plugin_is_refused_at_load() {
+    let w = World::new();
+    // The publisher's key signs `exec`'s library in `file`'s place.
+    let bytes = std::fs::read(lib("exec")).unwrap();
+    std::fs::write(w.published_lib(), &bytes).unwrap();
+    let mut sums = dtm_engine::registry::Sums::default();
+    sums.entries.insert(
+        (platform(), lib_file()),
+        dtm_engine::registry::sha256_hex(&bytes),
+    );
+    let (sk, pk) = dtm_engine::registry::read_secret_key(&w.key()).unwrap();
+    dtm_engine::registry::sign_sums(&w.version_dir(), &sums, &sk, &pk, "file", "0.1.0", "1.0")
+        .unwrap();
+    let p = w.project("p", &format!("file://{}", w.registry().display()));
+    let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
+    assert!(
+        err.contains("says it is `exec`") && err.contains("locked as `file` 0.1.0"),
+        "{err}"
+    );
+}

@@ -94,6 +94,27 @@ impl From<RegistryError> for EngineError {
     }
 }
 
+/// Loads a verified build from the cache and checks that it is the plugin and version it was
+/// published and locked as.
+fn load_resolved(
+    host: &PluginHost,
+    r: &crate::registry::Resolved,
+) -> Result<Arc<LoadedPlugin>, EngineError> {
+    let plugin = host.load(&r.path)?;
+    let m = plugin.manifest();
+    if m.name != r.name || m.version != r.version {
+        return Err(RegistryError::BadLibrary {
+            path: r.path.clone(),
+            message: format!(
+                "this build says it is `{}` {}, but it was published and locked as `{}` {}; the registry is inconsistent",
+                m.name, m.version, r.name, r.version
+            ),
+        }
+        .into());
+    }
+    Ok(plugin)
+}
+
 /// Opens the backend a config names.
 pub fn open_backend(config: &Config) -> Result<Box<dyn Backend>, EngineError> {
     match config.state.backend.as_str() {
@@ -262,18 +283,7 @@ impl Workspace {
         };
         let resolution = resolver.resolve(&wants, &mut lock, &config_arg)?;
         for r in resolution.plugins {
-            let plugin = self.host.load(&r.path)?;
-            let m = plugin.manifest();
-            if m.name != r.name || m.version != r.version {
-                return Err(RegistryError::BadLibrary {
-                    path: r.path.clone(),
-                    message: format!(
-                        "this build says it is `{}` {}, but it was published and locked as `{}` {}; the registry is inconsistent",
-                        m.name, m.version, r.name, r.version
-                    ),
-                }
-                .into());
-            }
+            let plugin = load_resolved(&self.host, &r)?;
             self.plugins.insert(r.name, plugin);
         }
         Ok(resolution.unhandled)
@@ -314,20 +324,7 @@ impl Workspace {
         };
         let resolution = resolver.resolve(&wants, &mut lock, &config_arg)?;
         for r in &resolution.plugins {
-            let plugin = self.host.load(&r.path)?;
-            if plugin.manifest().name != r.name || plugin.manifest().version != r.version {
-                return Err(RegistryError::BadLibrary {
-                    path: r.path.clone(),
-                    message: format!(
-                        "this build says it is `{}` {}, but it was published as `{}` {}",
-                        plugin.manifest().name,
-                        plugin.manifest().version,
-                        r.name,
-                        r.version
-                    ),
-                }
-                .into());
-            }
+            let plugin = load_resolved(&self.host, r)?;
             self.plugins.insert(r.name.clone(), plugin);
         }
         let manifests: BTreeMap<String, Manifest> = self
