@@ -200,3 +200,39 @@ fn repo_scaffolding_story_over_a_git_daemon() {
     assert_eq!(git(&bare, &["branch", "--list", "dtm-scaffold"]), "");
     s.run(&["delete", "-y", "-f", "dtm.yaml"]).expect(0);
 }
+
+#[test]
+fn ci_generic_with_a_config_location_file_follows_edits_of_that_file() {
+    let s = Sandbox::new();
+    let bare = seeded_remote(&s);
+    s.write(
+        "ci/Jenkinsfile",
+        "pipeline { agent { label '[[ agentLabel ]]' } // [[ appName ]] on [[ branch ]]\n  stages { stage('test') { steps { sh 'make test' } } } }\n",
+    );
+    s.write(
+        "dtm.yaml",
+        "tools:\n- name: ci-generic\n  instanceID: jenkins\n  options:\n    scm: {url: remotes/app.git, branch: main}\n    pipeline:\n      configLocation: ci/Jenkinsfile\n      vars: {agentLabel: linux}\n",
+    );
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let written = git(&bare, &["show", "main:Jenkinsfile"]);
+    assert!(
+        written.starts_with("pipeline { agent { label 'linux' } // app on main"),
+        "{written}"
+    );
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // An edit of the source file is drift, and apply commits the new version.
+    s.write(
+        "ci/Jenkinsfile",
+        "pipeline { agent { label '[[ agentLabel ]]' } stages { stage('build') { steps { sh 'make' } } } }\n",
+    );
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(git(&bare, &["show", "main:Jenkinsfile"]).contains("stage('build')"));
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(
+        git(&bare, &["ls-tree", "-r", "--name-only", "main"]),
+        "README"
+    );
+}

@@ -284,17 +284,36 @@ impl<F: Flavor> CiPlugin<F> {
         }
     }
 
-    fn status(repo: &Repo, path: &str, sha: &str) -> Value {
+    /// The SHA-256 of a local `configLocation` file (`null` for a URL, the built-in pipeline or
+    /// an unreadable file), so that an edit of that file shows as drift and is committed by the
+    /// next apply. URLs are not fetched on every read.
+    fn source_sha256(req: &Req<Options>) -> Value {
+        match req
+            .options
+            .pipeline
+            .config_location
+            .as_deref()
+            .map(str::trim)
+        {
+            Some(l) if !l.is_empty() && !l.starts_with("https://") && !l.starts_with("http://") => {
+                std::fs::read(req.resolve(l)).map_or(Value::Null, |b| Value::String(sha256_hex(&b)))
+            }
+            _ => Value::Null,
+        }
+    }
+
+    fn status(repo: &Repo, path: &str, sha: &str, source: Value) -> Value {
         json!({
             "repoURL": repo.url,
             "branch": repo.branch,
             "path": path,
             "sha256": sha,
+            "sourceSha256": source,
         })
     }
 
-    fn done(repo: &Repo, path: &str, sha: &str, commit: Option<String>) -> Done {
-        let mut done = Done::new(Self::status(repo, path, sha))
+    fn done(repo: &Repo, path: &str, sha: &str, source: Value, commit: Option<String>) -> Done {
+        let mut done = Done::new(Self::status(repo, path, sha, source))
             .output("path", path)
             .output("sha256", sha)
             .output("repoURL", repo.url.clone())
@@ -344,7 +363,8 @@ impl<F: Flavor> CiPlugin<F> {
                 repo.branch
             ));
         }
-        Ok(Self::done(&repo, &path, &sha, commit.or(wt.base.clone())).into())
+        let source = Self::source_sha256(req);
+        Ok(Self::done(&repo, &path, &sha, source, commit.or(wt.base.clone())).into())
     }
 }
 
@@ -426,7 +446,14 @@ impl<F: Flavor> Plugin for CiPlugin<F> {
             .get("commit")
             .and_then(Value::as_str)
             .map(str::to_string);
-        Ok(Some(Self::done(&repo, &path, &sha256_hex(&bytes), commit)))
+        let source = Self::source_sha256(req);
+        Ok(Some(Self::done(
+            &repo,
+            &path,
+            &sha256_hex(&bytes),
+            source,
+            commit,
+        )))
     }
 
     fn update(&self, ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
