@@ -595,8 +595,16 @@ impl Repo {
                     self.kind.as_str(),
                     self.full_name()
                 ));
+                let remote = Remote::new(url, self.env.clone());
+                // A repository made through the API may take a moment to answer git.
+                for wait_ms in [250, 500, 1000, 2000, 4000] {
+                    if remote.head(ctx, &self.branch)? != crate::git::RemoteHead::NoRepo {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+                }
                 Ok(Ensured {
-                    remote: Remote::new(url, self.env.clone()),
+                    remote,
                     created: true,
                 })
             }
