@@ -382,6 +382,55 @@ mod tests {
         assert!(language(None, None, None).is_err());
     }
 
+    fn spec(lang: &str) -> Spec {
+        let repo = crate::scm::RepoInfo {
+            url: Some("/srv/git/my-app.git".into()),
+            branch: Some("feat#1".into()),
+            ..Default::default()
+        }
+        .resolve(|p: &str| std::path::PathBuf::from(p))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let test = TestOption {
+            command: Some(Commands::One("echo 'a: b' # not a comment".into())),
+            ..Default::default()
+        };
+        let language = language(Some(lang), None, None).unwrap_or_else(|e| panic!("{e}"));
+        Spec::new(language, &repo, None, Some(&test), "ci.test")
+    }
+
+    #[test]
+    fn builtin_pipelines_are_valid_yaml_and_sh_for_every_language() {
+        use yaml_rust2::YamlLoader;
+        for lang in ["go", "python", "rust", "nodejs", "java"] {
+            let spec = spec(lang);
+            let gh = YamlLoader::load_from_str(&github_actions(&spec))
+                .unwrap_or_else(|e| panic!("{lang}: {e}"));
+            let jobs = &gh[0]["jobs"];
+            for job in ["lint", "test", "build", "image"] {
+                assert!(!jobs[job].is_badvalue(), "{lang}: no job {job}");
+            }
+            let steps = jobs["test"]["steps"].as_vec().cloned().unwrap_or_default();
+            assert!(
+                steps
+                    .iter()
+                    .any(|s| s["run"].as_str() == Some("echo 'a: b' # not a comment")),
+                "{lang}: {steps:?}"
+            );
+            assert_eq!(gh[0]["on"]["push"]["branches"][0].as_str(), Some("feat#1"));
+            let gl = YamlLoader::load_from_str(&gitlab_ci(&spec))
+                .unwrap_or_else(|e| panic!("{lang}: {e}"));
+            for job in ["lint", "test", "build", "image"] {
+                assert!(!gl[0][job]["script"].is_badvalue(), "{lang}: no job {job}");
+            }
+            let script = shell(&spec);
+            let status = std::process::Command::new("sh")
+                .args(["-n", "-c", &script])
+                .status()
+                .unwrap_or_else(|e| panic!("sh: {e}"));
+            assert!(status.success(), "{lang}: shell syntax\n{script}");
+        }
+    }
+
     #[test]
     fn image_names() {
         assert_eq!(image_name(None, "svc"), "svc");
