@@ -4,6 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The state backend tests run against real servers on loopback (moto for S3, kube-apiserver for
+# the ConfigMap backend); they fail when the servers are missing. Start them unless the caller
+# already points the tests at servers (DTM_TEST_S3_ENDPOINT, DTM_TEST_KUBECONFIG) or skips them
+# (DTM_TEST_SKIP_SERVERS=1), and stop what was started on exit.
+if [ "${DTM_TEST_SKIP_SERVERS:-}" != 1 ] && [ -z "${DTM_TEST_S3_ENDPOINT:-}" ] && [ -z "${DTM_TEST_KUBECONFIG:-}" ]; then
+  echo "==> test servers (scripts/test-servers.sh)"
+  trap 'scripts/test-servers.sh stop' EXIT
+  scripts/test-servers.sh start
+  eval "$(scripts/test-servers.sh env)"
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 

@@ -45,7 +45,7 @@ use crate::remote::{self, LockRecord, Options, Renewal, Renewer};
 use crate::{Backend, BackendError, LockInfo, Snapshot, Version};
 
 /// How long a lock stays valid without renewal unless `lockDurationSeconds` says otherwise.
-pub const DEFAULT_LOCK_DURATION: Duration = Duration::from_secs(120);
+pub const DEFAULT_LOCK_DURATION: Duration = Duration::from_secs(60);
 
 /// How long to wait for a TCP (and TLS) connection: an unreachable endpoint fails fast.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Real servers for the state backend tests, on loopback only:
+#   - an S3-compatible store: moto's server (PyPI `moto[server]`, installed if missing);
+#   - a Kubernetes API server: the genuine kube-apiserver v1.20.2 built from Debian's source
+#     package by ../shared/tools/kube-apiserver/ (beside the checkout; cached per machine).
+#
+# Usage (from anywhere in the checkout):
+#   scripts/test-servers.sh start    # install/build what is missing, start both, write the env file
+#   scripts/test-servers.sh env      # print `export ...` lines for the tests: eval "$(... env)"
+#   scripts/test-servers.sh stop     # stop what `start` started
+#
+# The tests find the servers through DTM_TEST_S3_ENDPOINT and DTM_TEST_KUBECONFIG and fail, saying
+# to run this script, when those are not set (DTM_TEST_SKIP_SERVERS=1 skips them instead).
+# Overrides: DTM_TEST_S3_PORT (default: a free port), DTM_KUBE_TOOLS (the kube-apiserver scripts),
+# KUBE_DIR, APISERVER_PORT and the other variables of those scripts.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+STATE_DIR="$ROOT/target/test-servers"
+ENV_FILE="$STATE_DIR/env"
+KUBE_TOOLS="${DTM_KUBE_TOOLS:-$ROOT/../shared/tools/kube-apiserver}"
+
+log() { echo "test-servers: $*" >&2; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+start_moto() {
+  if ! command -v moto_server >/dev/null 2>&1; then
+    log "installing moto[server] from PyPI"
+    python3 -m pip install --quiet 'moto[server]' >&2
+  fi
+  local port="${DTM_TEST_S3_PORT:-$(free_port)}"
+  setsid nohup moto_server -H 127.0.0.1 -p "$port" >"$STATE_DIR/moto.log" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/moto.pid"
+  local deadline=$(($(date +%s) + 60))
+  until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/', timeout=1)" 2>/dev/null; do
+    if ! kill -0 "$(cat "$STATE_DIR/moto.pid")" 2>/dev/null; then
+      tail -20 "$STATE_DIR/moto.log" >&2
+      log "moto_server exited; see $STATE_DIR/moto.log"
+      return 1
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      log "moto_server not ready after 60 s; see $STATE_DIR/moto.log"
+      return 1
+    fi
+    sleep 0.2
+  done
+  local version
+  version="$(python3 -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null || echo unknown)"
+  log "moto $version on http://127.0.0.1:$port"
+  {
+    echo "export DTM_TEST_S3_ENDPOINT=http://127.0.0.1:$port"
+    echo "export DTM_TEST_S3_SERVER='moto $version'"
+  } >>"$ENV_FILE.tmp"
+}
+
+start_kube() {
+  if [ ! -x "$KUBE_TOOLS/build.sh" ]; then
+    log "cannot find the kube-apiserver scripts at $KUBE_TOOLS (expected ../shared/tools/kube-apiserver beside the checkout; set DTM_KUBE_TOOLS)"
+    return 1
+  fi
+  local t0
+  t0=$(date +%s)
+  log "building kube-apiserver if needed (cached per machine; 5-9 min the first time)"
+  if ! "$KUBE_TOOLS/build.sh" >"$STATE_DIR/kube-build.log" 2>&1; then
+    tail -30 "$STATE_DIR/kube-build.log" >&2
+    log "building the kube-apiserver failed; full log: $STATE_DIR/kube-build.log"
+    log "the Kubernetes backend tests need it; set DTM_TEST_SKIP_SERVERS=1 to run everything else"
+    return 1
+  fi
+  log "kube-apiserver build ready after $(($(date +%s) - t0)) s"
+  local kubeconfig
+  if ! kubeconfig="$("$KUBE_TOOLS/start.sh" --fresh 2>"$STATE_DIR/kube-start.log")"; then
+    tail -30 "$STATE_DIR/kube-start.log" >&2
+    log "starting kube-apiserver failed; see $STATE_DIR/kube-start.log"
+    return 1
+  fi
+  touch "$STATE_DIR/kube.started"
+  log "kube-apiserver v1.20.2 ready, kubeconfig $kubeconfig"
+  {
+    echo "export DTM_TEST_KUBECONFIG=$kubeconfig"
+    echo "export DTM_TEST_KUBE_SERVER='kube-apiserver v1.20.2'"
+  } >>"$ENV_FILE.tmp"
+}
+
+stop() {
+  if [ -f "$STATE_DIR/moto.pid" ]; then
+    local pid
+    pid="$(cat "$STATE_DIR/moto.pid")"
+    # Only our moto_server: its command line names it.
+    if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q moto_server; then
+      kill -TERM "$pid" 2>/dev/null || true
+      log "moto_server stopped (pid $pid)"
+    fi
+    rm -f "$STATE_DIR/moto.pid"
+  fi
+  if [ -f "$STATE_DIR/kube.started" ]; then
+    "$KUBE_TOOLS/stop.sh" >&2 || true
+    rm -f "$STATE_DIR/kube.started"
+  fi
+  rm -f "$ENV_FILE"
+}
+
+case "${1:-}" in
+  start)
+    mkdir -p "$STATE_DIR"
+    stop
+    : >"$ENV_FILE.tmp"
+    {
+      # moto accepts any credentials; these keep the AWS SDK from looking for real ones.
+      echo "export AWS_ACCESS_KEY_ID=dtm-test"
+      echo "export AWS_SECRET_ACCESS_KEY=dtm-test"
+      echo "export AWS_REGION=us-east-1"
+      echo "export AWS_EC2_METADATA_DISABLED=true"
+    } >>"$ENV_FILE.tmp"
+    if ! start_moto || ! start_kube; then
+      stop
+      rm -f "$ENV_FILE.tmp"
+      exit 1
+    fi
+    mv "$ENV_FILE.tmp" "$ENV_FILE"
+    ;;
+  env)
+    if [ ! -f "$ENV_FILE" ]; then
+      log "no servers running; run scripts/test-servers.sh start first"
+      exit 1
+    fi
+    cat "$ENV_FILE"
+    ;;
+  stop)
+    stop
+    ;;
+  *)
+    echo "usage: $0 start|env|stop" >&2
+    exit 2
+    ;;
+esac
