@@ -1,0 +1,131 @@
+//! Locks between runs, the confirmation prompt on a terminal, and the second Ctrl-C.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::Sandbox;
+
+const SLOW: &str = r#"
+tools:
+- name: exec
+  instanceID: slow
+  options: {create: "sleep 2 && touch slow.done", delete: "rm -f slow.done"}
+"#;
+
+/// Spawns `dtm ARGS` and returns once a line of its stdout contains `marker`.
+fn spawn_until(s: &Sandbox, args: &[&str], marker: &str) -> std::process::Child {
+    let mut child = s.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if line.contains(marker) => return child,
+            Ok(_) => {}
+            Err(_) => panic!("never saw {marker:?}"),
+        }
+    }
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = std::process::Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn lock_timeout_waits_for_the_other_run() {
+    let s = Sandbox::new();
+    s.write("config.yaml", SLOW);
+    let mut first = spawn_until(&s, &["apply", "-y"], "exec.slow: creating");
+    let second = s.run(&["apply", "-y", "--lock-timeout", "60s"]).expect(0);
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    // The second run waited, then found nothing left to do.
+    assert!(second.stdout().contains("No changes"), "{}", second.all());
+}
+
+#[test]
+fn a_killed_run_leaves_a_stale_lock_that_unlock_releases() {
+    let s = Sandbox::new();
+    s.write("config.yaml", SLOW);
+    let mut first = spawn_until(&s, &["apply", "-y"], "exec.slow: creating");
+    signal(&first, "-KILL");
+    first.wait().unwrap();
+    let blocked = s.run(&["apply", "-y"]).expect(1);
+    let err = blocked.stderr();
+    assert!(err.contains("no longer running"), "{}", blocked.all());
+    let id = err
+        .split("dtm state unlock ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '`').next())
+        .unwrap_or_else(|| panic!("no unlock command in: {err}"))
+        .to_string();
+    let listed = s.run(&["state", "list"]).expect(0);
+    assert!(listed.stdout().contains("locked by"), "{}", listed.all());
+    s.run(&["state", "unlock", "wrong-id"]).expect(1);
+    s.run(&["state", "unlock", &id]).expect(0);
+    s.run(&["apply", "-y"]).expect(0);
+    assert!(s.path("slow.done").exists());
+}
+
+#[test]
+fn a_second_interrupt_abandons_a_hung_step_and_marks_it_failed() {
+    let s = Sandbox::new();
+    s.write(
+        "config.yaml",
+        "tools:\n- name: fixture-slow\n  instanceID: hung\n  options: {sleep_ms: 3600000, ignore_cancel: true}\n- name: file\n  instanceID: later\n  dependsOn: [\"fixture-slow.hung\"]\n  options: {path: later.txt, content: x}\n",
+    );
+    let mut child = spawn_until(&s, &["apply", "-y"], "fixture-slow.hung: creating");
+    signal(&child, "-INT");
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, "-INT");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let state = s.state();
+    let hung = &state["resources"]["fixture-slow.hung"];
+    assert_eq!(hung["lifecycle"], "failed", "{hung}");
+    assert!(hung["last_error"].as_str().unwrap().contains("abandoned"), "{hung}");
+    assert!(state["resources"].get("file.later").is_none());
+    assert!(!s.path("later.txt").exists());
+    assert!(!s.path("devstream.state.lock").exists(), "lock released");
+}
+
+/// Runs `dtm apply` under a pseudo-terminal (util-linux `script`), typing `answer`.
+fn apply_on_a_terminal(s: &Sandbox, answer: &str) -> (Option<i32>, String) {
+    let dtm = env!("CARGO_BIN_EXE_dtm");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{dtm} apply"), "/dev/null"])
+        .current_dir(s.dir.path())
+        .env("DTM_HOME", s.path(".dtm-home"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Give dtm time to reach the prompt before typing (the terminal echoes it anyway).
+    std::thread::sleep(Duration::from_millis(1500));
+    child.stdin.take().unwrap().write_all(format!("{answer}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn the_prompt_on_a_terminal_needs_a_literal_yes() {
+    let s = Sandbox::new();
+    s.write("config.yaml", "tools:\n- name: file\n  instanceID: a\n  options: {path: a.txt, content: a}\n");
+    let (code, out) = apply_on_a_terminal(&s, "y");
+    assert!(out.contains("Only 'yes' will be accepted"), "{out}");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(!s.path("a.txt").exists());
+    let (code, out) = apply_on_a_terminal(&s, "yes");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(s.path("a.txt").exists());
+}
