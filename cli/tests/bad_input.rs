@@ -282,3 +282,44 @@ fn a_plugin_for_another_abi_is_refused_by_name() {
     assert!(r.stderr().contains("ABI 2.0"), "{}", r.all());
     assert!(r.stderr().contains("ABI 1.0"), "{}", r.all());
 }
+
+#[test]
+fn secrets_in_plugin_errors_and_logs_are_masked() {
+    let s = Sandbox::new();
+    let secret = "tok-3f9a-very-secret";
+    s.write(
+        "config.yaml",
+        r#"
+tools:
+- name: exec
+  instanceID: leaky
+  options:
+    create: 'echo "using $DTM_OPT_TOKEN" >&2; exit 4'
+    delete: "true"
+    options:
+      token: [[ env "DTM_TEST_TOKEN" ]]
+"#,
+    );
+    let out = s
+        .cmd(&["apply", "-y"])
+        .env("DTM_TEST_TOKEN", secret)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("using ***"),
+        "the error should still be shown, masked:\n{text}"
+    );
+    assert!(!text.contains(secret), "secret leaked into output:\n{text}");
+    let state = s.read("devstream.state");
+    assert!(state.contains("using ***"), "{state}");
+    assert!(
+        !state.contains(secret),
+        "secret leaked into state:\n{state}"
+    );
+}

@@ -493,10 +493,15 @@ impl LoadedPlugin {
                 }
             }
         };
-        self.decode(request, reply)
+        self.decode(request, reply, &ctx.secrets)
     }
 
-    fn decode(&self, request: &Request, reply: RawReply) -> Result<Response, HostError> {
+    fn decode(
+        &self,
+        request: &Request,
+        reply: RawReply,
+        secrets: &[String],
+    ) -> Result<Response, HostError> {
         let plugin = || self.manifest.name.clone();
         let (code, bytes) = match reply {
             RawReply::TooLarge(size) => {
@@ -515,7 +520,7 @@ impl LoadedPlugin {
                 plugin: plugin(),
                 instance: request.instance.clone(),
                 operation: request.operation,
-                message: excerpt(&bytes),
+                message: mask_secrets(&excerpt(&bytes), secrets),
             });
         }
         let response: Response =
@@ -523,7 +528,10 @@ impl LoadedPlugin {
                 plugin: plugin(),
                 instance: request.instance.clone(),
                 operation: request.operation,
-                message: format!("{e}; response began with: {}", excerpt(&bytes)),
+                message: format!(
+                    "{e}; response began with: {}",
+                    mask_secrets(&excerpt(&bytes), secrets)
+                ),
             })?;
         let op = request.operation;
         let fits = match &response {
@@ -549,7 +557,7 @@ impl LoadedPlugin {
         }
         match response {
             Response::Error { mut error } => {
-                error.message = mask_secrets(&error.message, &[]);
+                error.message = mask_secrets(&error.message, secrets);
                 Err(HostError::Plugin {
                     plugin: plugin(),
                     instance: request.instance.clone(),
