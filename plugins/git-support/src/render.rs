@@ -21,8 +21,10 @@ fn text_of(value: &Value) -> String {
     }
 }
 
-/// Looks `name` up in `vars`; `a.b` reaches into a mapping.
+/// Looks `name` up in `vars`; `a.b` reaches into a mapping. A leading `.` is ignored, so that
+/// DevStream's Go-template style `[[ .AppName ]]` and `[[ .Repo.Owner ]]` work too.
 fn lookup<'a>(vars: &'a Vars, name: &str) -> Option<&'a Value> {
+    let name = name.strip_prefix('.').unwrap_or(name);
     if let Some(v) = vars.get(name) {
         return Some(v);
     }
@@ -88,6 +90,7 @@ mod tests {
             "svc:8080 r/svc [[bin]] [[ unknown ]]"
         );
         assert_eq!(render("a [[ x", &v), "a [[ x");
+        assert_eq!(render("[[ .appName ]]/[[ .image.repo ]]", &v), "svc/r/svc");
         assert_eq!(render("[[[[ appName ]]]]", &v), "[[svc]]");
     }
 }

@@ -295,6 +295,12 @@ impl RepoInfo {
                     url
                 };
                 let (url_owner, url_name) = owner_and_name(&url);
+                // For a path, the owner is the parent directory's name, not the whole path.
+                let url_owner = if is_local(&url) {
+                    url_owner.rsplit('/').next().unwrap_or_default().to_string()
+                } else {
+                    url_owner
+                };
                 if let Some(token) = &token
                     && (url.starts_with("https://") || url.starts_with("http://"))
                 {

@@ -219,6 +219,8 @@ impl RepoScaffolding {
             ("port", json!(8080)),
             ("crateName", json!(crate_name)),
             ("goModule", json!(go_module)),
+            // DevStream's template repositories use `[[ .Repo.Owner ]]` / `[[ .Repo.Name ]]`.
+            ("Repo", json!({"Owner": repo.owner, "Name": app})),
         ] {
             vars.insert(k.to_string(), v);
         }

@@ -129,6 +129,10 @@ pub fn render_all(
     let mut out: Vec<File> = Vec::with_capacity(files.len());
     for file in files {
         let mut path = render(&file.path, vars);
+        // DevStream's template repositories name directories `_app_name_`.
+        if let Some(app) = vars.get("appName").and_then(Value::as_str) {
+            path = path.replace("_app_name_", app);
+        }
         if let Some(stripped) = path.strip_suffix(".tpl") {
             path = stripped.to_string();
         }

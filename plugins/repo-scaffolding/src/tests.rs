@@ -137,6 +137,13 @@ fn template_repository_with_subdirectory_into_an_existing_repository() {
     )
     .unwrap();
     std::fs::write(tpl.join("ignored.txt"), "outside the subdirectory\n").unwrap();
+    // DevStream's template style: Go-template names and `_app_name_` directories.
+    std::fs::create_dir_all(tpl.join("tpl/helm/_app_name_")).unwrap();
+    std::fs::write(
+        tpl.join("tpl/helm/_app_name_/values.yaml.tpl"),
+        "image: [[ .imageRepo ]]\nowner: [[ .Repo.Owner ]]\n",
+    )
+    .unwrap();
     git(&tpl, &["init", "-q", "-b", "trunk"]);
     git(&tpl, &["add", "."]);
     git(&tpl, &["commit", "-qm", "template"]);
@@ -175,6 +182,14 @@ fn template_repository_with_subdirectory_into_an_existing_repository() {
         git(&bare, &["ls-tree", "--name-only", "feature"])
             .lines()
             .all(|l| l != "ignored.txt")
+    );
+    // A local path's owner is its parent directory's name.
+    assert_eq!(
+        show(&bare, "feature:helm/existing/values.yaml"),
+        format!(
+            "image: existing\nowner: {}",
+            dir.path().file_name().unwrap().to_string_lossy()
+        )
     );
 
     // Delete removes only the branch dtm created.
