@@ -250,7 +250,9 @@ fn a_second_apply_on_the_same_state_is_refused() {
 fn destroy_deletes_dependents_first() {
     let s = Sandbox::new();
     let tool = |id: &str, dep: Option<&str>| {
-        let dep = dep.map(|d| format!("  dependsOn: [\"exec.{d}\"]\n")).unwrap_or_default();
+        let dep = dep
+            .map(|d| format!("  dependsOn: [\"exec.{d}\"]\n"))
+            .unwrap_or_default();
         format!(
             "- name: exec\n  instanceID: {id}\n{dep}  options: {{create: \"true\", delete: \"sleep 0.2; echo {id} >> order.txt\"}}\n"
         )
@@ -266,7 +268,12 @@ fn destroy_deletes_dependents_first() {
     s.run(&["apply", "-y"]).expect(0);
     s.run(&["destroy", "-y", "--parallelism", "8"]).expect(0);
     let order: Vec<String> = s.read("order.txt").lines().map(str::to_string).collect();
-    let pos = |id: &str| order.iter().position(|l| l == id).unwrap_or_else(|| panic!("{id} not deleted: {order:?}"));
+    let pos = |id: &str| {
+        order
+            .iter()
+            .position(|l| l == id)
+            .unwrap_or_else(|| panic!("{id} not deleted: {order:?}"))
+    };
     assert!(pos("top") < pos("middle"), "{order:?}");
     assert!(pos("middle") < pos("base"), "{order:?}");
     assert!(pos("side") < pos("base"), "{order:?}");

@@ -18,7 +18,12 @@ tools:
 
 /// Spawns `dtm ARGS` and returns once a line of its stdout contains `marker`.
 fn spawn_until(s: &Sandbox, args: &[&str], marker: &str) -> std::process::Child {
-    let mut child = s.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = s
+        .cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -36,7 +41,10 @@ fn spawn_until(s: &Sandbox, args: &[&str], marker: &str) -> std::process::Child 
 }
 
 fn signal(child: &std::process::Child, sig: &str) {
-    let ok = std::process::Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -91,7 +99,10 @@ fn a_second_interrupt_abandons_a_hung_step_and_marks_it_failed() {
     let state = s.state();
     let hung = &state["resources"]["fixture-slow.hung"];
     assert_eq!(hung["lifecycle"], "failed", "{hung}");
-    assert!(hung["last_error"].as_str().unwrap().contains("abandoned"), "{hung}");
+    assert!(
+        hung["last_error"].as_str().unwrap().contains("abandoned"),
+        "{hung}"
+    );
     assert!(state["resources"].get("file.later").is_none());
     assert!(!s.path("later.txt").exists());
     assert!(!s.path("devstream.state.lock").exists(), "lock released");
@@ -112,15 +123,26 @@ fn apply_on_a_terminal(s: &Sandbox, answer: &str) -> (Option<i32>, String) {
         .unwrap();
     // Give dtm time to reach the prompt before typing (the terminal echoes it anyway).
     std::thread::sleep(Duration::from_millis(1500));
-    child.stdin.take().unwrap().write_all(format!("{answer}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{answer}\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
 fn the_prompt_on_a_terminal_needs_a_literal_yes() {
     let s = Sandbox::new();
-    s.write("config.yaml", "tools:\n- name: file\n  instanceID: a\n  options: {path: a.txt, content: a}\n");
+    s.write(
+        "config.yaml",
+        "tools:\n- name: file\n  instanceID: a\n  options: {path: a.txt, content: a}\n",
+    );
     let (code, out) = apply_on_a_terminal(&s, "y");
     assert!(out.contains("Only 'yes' will be accepted"), "{out}");
     assert_eq!(code, Some(1), "{out}");
