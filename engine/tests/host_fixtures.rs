@@ -211,7 +211,13 @@ fn not_a_plugin_and_missing_plugins_are_named() {
 
 #[test]
 fn unresolved_symbols_fail_at_load_not_mid_run() {
-    let err = PluginHost::default().load(&lib("fixture-unresolved")).unwrap_err();
+    let err = PluginHost::default()
+        .load(&lib("fixture-unresolved"))
+        .unwrap_err();
     assert!(matches!(err, HostError::Open { .. }), "{err:?}");
-    assert!(err.to_string().contains("dtm_fixture_symbol_that_does_not_exist"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("dtm_fixture_symbol_that_does_not_exist"),
+        "{err}"
+    );
 }
