@@ -438,11 +438,10 @@ impl<F: Flavor> Plugin for CiPlugin<F> {
         let Some(remote) = repo.remote(ctx)? else {
             return Ok(None);
         };
-        if !matches!(remote.head(ctx, &repo.branch)?, RemoteHead::Head(_)) {
+        let Some(fetched) = remote.fetch(ctx, &repo.branch)? else {
             return Ok(None);
-        }
-        let wt = remote.checkout(ctx, &repo.branch)?;
-        let Some(bytes) = wt.read(&path)? else {
+        };
+        let Some(bytes) = fetched.read(ctx, &path)? else {
             return Ok(None);
         };
         let commit = req

@@ -170,6 +170,46 @@ impl Remote {
         Ok(())
     }
 
+    /// Fetches `branch` into a temporary bare repository, for reading without a work tree.
+    /// `None` when the remote has no repository or no such branch.
+    pub fn fetch(&self, ctx: &Ctx, branch: &str) -> Result<Option<Fetched>, PluginError> {
+        if !matches!(self.head(ctx, branch)?, RemoteHead::Head(_)) {
+            return Ok(None);
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("dtm-git-")
+            .tempdir()
+            .map_err(|e| PluginError::io("creating a temporary repository", &e))?;
+        let what = format!("fetching branch `{branch}` of {}", self.shown());
+        git(
+            ctx,
+            &self.env,
+            Some(dir.path()),
+            &args!["init", "--quiet", "--bare"],
+            &what,
+        )?;
+        let fetch = args![
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--",
+            self.url.as_str(),
+            format!("+refs/heads/{branch}:refs/heads/fetched")
+        ];
+        let fetched = git_raw(ctx, &self.env, Some(dir.path()), &fetch, &what)?;
+        if !fetched.status.success() {
+            // Deleted between the look-up and the fetch.
+            if matches!(self.head(ctx, branch)?, RemoteHead::Head(_)) {
+                return Err(failed(&what, &fetch, &fetched));
+            }
+            return Ok(None);
+        }
+        Ok(Some(Fetched {
+            dir,
+            env: self.env.clone(),
+        }))
+    }
+
     /// Clones `branch` (or starts it empty, when the remote does not have it) into a temporary
     /// work tree.
     pub fn checkout(&self, ctx: &Ctx, branch: &str) -> Result<Worktree, PluginError> {
@@ -315,6 +355,61 @@ impl Remote {
             return Ok(false);
         }
         Err(failed(&what, &args, &out))
+    }
+}
+
+/// One branch fetched into a temporary bare repository, removed when dropped.
+#[derive(Debug)]
+pub struct Fetched {
+    dir: tempfile::TempDir,
+    env: GitEnv,
+}
+
+impl Fetched {
+    /// The content of `rel` at the branch's head, `None` if there is no such file.
+    pub fn read(&self, ctx: &Ctx, rel: &str) -> Result<Option<Vec<u8>>, PluginError> {
+        let clean = check_relative(rel).map_err(PluginError::invalid_options)?;
+        let spec = format!(
+            "refs/heads/fetched:{}",
+            clean
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/")
+        );
+        let kind = git_raw(
+            ctx,
+            &self.env,
+            Some(self.dir.path()),
+            &args!["cat-file", "-t", spec.as_str()],
+            "reading the branch",
+        )?;
+        if !kind.status.success() || kind.text() != "blob" {
+            return Ok(None);
+        }
+        let out = git(
+            ctx,
+            &self.env,
+            Some(self.dir.path()),
+            &args!["cat-file", "blob", spec.as_str()],
+            &format!("reading `{rel}` at the branch's head"),
+        )?;
+        Ok(Some(out.stdout))
+    }
+
+    /// Whether `commit` is the branch's head or one of its ancestors.
+    pub fn contains(&self, ctx: &Ctx, commit: &str) -> Result<bool, PluginError> {
+        if commit.is_empty() {
+            return Ok(false);
+        }
+        let out = git_raw(
+            ctx,
+            &self.env,
+            Some(self.dir.path()),
+            &args!["merge-base", "--is-ancestor", commit, "refs/heads/fetched"],
+            "checking the branch's history",
+        )?;
+        Ok(out.status.success())
     }
 }
 

@@ -429,10 +429,11 @@ impl Plugin for RepoScaffolding {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let on_branch = recorded == head || {
-            let wt = remote.checkout(ctx, &repo.branch)?;
-            wt.contains(ctx, &recorded)?
-        };
+        let on_branch = recorded == head
+            || match remote.fetch(ctx, &repo.branch)? {
+                Some(fetched) => fetched.contains(ctx, &recorded)?,
+                None => return Ok(None),
+            };
         let commit = if recorded.is_empty() { head } else { recorded };
         let flag = |key: &str| req.status[key].as_bool().unwrap_or(false);
         let status = Self::status(
