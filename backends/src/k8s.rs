@@ -156,23 +156,27 @@ impl KubeBackend {
                         config_error(format!(
                             "cannot read kubeconfig {}: {}",
                             path.display(),
-                            chain(&e)
+                            remote::chain(&e)
                         ))
                     })?;
                     kube::Config::from_custom_kubeconfig(file, &kube_options)
                         .await
                         .map_err(|e| {
-                            config_error(format!("kubeconfig {}: {}", path.display(), chain(&e)))
+                            config_error(format!(
+                                "kubeconfig {}: {}",
+                                path.display(),
+                                remote::chain(&e)
+                            ))
                         })
                 }
                 (None, Some(_)) => kube::Config::from_kubeconfig(&kube_options)
                     .await
-                    .map_err(|e| config_error(format!("kubeconfig: {}", chain(&e)))),
+                    .map_err(|e| config_error(format!("kubeconfig: {}", remote::chain(&e)))),
                 (None, None) => kube::Config::infer().await.map_err(|e| {
                     config_error(format!(
                         "no Kubernetes configuration found: {}; set the `kubeconfig` option or \
                          KUBECONFIG, or run dtm in a pod with a service account",
-                        chain(&e)
+                        remote::chain(&e)
                     ))
                 }),
             }
@@ -184,7 +188,9 @@ impl KubeBackend {
         // The client spawns its request buffer on the runtime it is created in.
         let client = runtime
             .block_on(async { kube::Client::try_from(config) })
-            .map_err(|e| config_error(format!("cannot create the client: {}", chain(&e))))?;
+            .map_err(|e| {
+                config_error(format!("cannot create the client: {}", remote::chain(&e)))
+            })?;
         Ok(KubeBackend {
             inner: Arc::new(Inner {
                 runtime,
@@ -270,7 +276,7 @@ impl Inner {
                 format!(
                     "{what}: cannot reach the API server {} (tried {MAX_ATTEMPTS} times): {}",
                     self.cluster,
-                    chain(&error)
+                    remote::chain(&error)
                 ),
                 true,
             )),
@@ -784,21 +790,6 @@ impl Drop for KubeBackend {
             let _ = self.inner.delete_lease(&id);
         }
     }
-}
-
-/// An error and its sources, joined: kube's errors keep the useful part in the sources.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Whether `name` is a valid Kubernetes object name (RFC 1123 subdomain).

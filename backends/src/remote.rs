@@ -144,6 +144,22 @@ impl Drop for Renewer {
     }
 }
 
+/// An error and its sources, joined with `: ` (the clients keep the useful part in the sources),
+/// skipping a source whose text is already included.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Now as RFC 3339 UTC with milliseconds.
 pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()

@@ -35,7 +35,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
@@ -285,8 +285,14 @@ impl Inner {
             error,
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_)
         ) || status.is_some_and(|s| s >= 500 || s == 429);
-        let detail = DisplayErrorContext(&error).to_string();
-        let mut message = match (&error, status) {
+        let detail = remote::chain(&error);
+        let credentials = status.is_none() && detail.contains("credentials");
+        let message = match (&error, status) {
+            _ if credentials => format!(
+                "{what}: no usable AWS credentials ({detail}); dtm uses the standard AWS \
+                 credential chain: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE \
+                 or the `profile` option"
+            ),
             (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => {
                 let target = self.endpoint.as_deref().unwrap_or("the S3 endpoint");
                 format!(
@@ -302,12 +308,6 @@ impl Inner {
             (_, Some(status)) => format!("{what}: the store answered {status}: {detail}"),
             _ => format!("{what}: {detail}"),
         };
-        if detail.contains("credentials") && status.is_none() {
-            message.push_str(
-                "; dtm uses the standard AWS credential chain: set AWS_ACCESS_KEY_ID and \
-                 AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the `profile` option",
-            );
-        }
         Failure::Other(BackendError::Remote {
             location: self.location(),
             message,
