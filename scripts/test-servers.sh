@@ -26,22 +26,25 @@ free_port() {
 }
 
 start_moto() {
-  if ! command -v moto_server >/dev/null 2>&1; then
+  if ! python3 -c 'import moto.server, flask, flask_cors' >/dev/null 2>&1; then
     log "installing moto[server] from PyPI"
-    python3 -m pip install --quiet 'moto[server]' >&2
+    # Debian's own Python refuses system-wide installs (PEP 668) unless told otherwise.
+    python3 -m pip install --quiet 'moto[server]' >&2 ||
+      python3 -m pip install --quiet --break-system-packages 'moto[server]' >&2
   fi
   local port="${DTM_TEST_S3_PORT:-$(free_port)}"
-  setsid nohup moto_server -H 127.0.0.1 -p "$port" >"$STATE_DIR/moto.log" 2>&1 </dev/null &
+  # As a module: works wherever pip put the package, whether or not its scripts are on PATH.
+  setsid nohup python3 -m moto.server -H 127.0.0.1 -p "$port" >"$STATE_DIR/moto.log" 2>&1 </dev/null &
   echo $! >"$STATE_DIR/moto.pid"
   local deadline=$(($(date +%s) + 60))
   until python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/', timeout=1)" 2>/dev/null; do
     if ! kill -0 "$(cat "$STATE_DIR/moto.pid")" 2>/dev/null; then
       tail -20 "$STATE_DIR/moto.log" >&2
-      log "moto_server exited; see $STATE_DIR/moto.log"
+      log "moto server exited; see $STATE_DIR/moto.log"
       return 1
     fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      log "moto_server not ready after 60 s; see $STATE_DIR/moto.log"
+      log "moto server not ready after 60 s; see $STATE_DIR/moto.log"
       return 1
     fi
     sleep 0.2
@@ -88,10 +91,10 @@ stop() {
   if [ -f "$STATE_DIR/moto.pid" ]; then
     local pid
     pid="$(cat "$STATE_DIR/moto.pid")"
-    # Only our moto_server: its command line names it.
-    if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q moto_server; then
+    # Only our moto server: its command line names it.
+    if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q moto.server; then
       kill -TERM "$pid" 2>/dev/null || true
-      log "moto_server stopped (pid $pid)"
+      log "moto server stopped (pid $pid)"
     fi
     rm -f "$STATE_DIR/moto.pid"
   fi
