@@ -94,6 +94,15 @@ fn push_refuses_another_lineage_and_garbage() {
     assert_ne!(s.state()["lineage"], other["lineage"], "nothing written");
     s.run(&["state", "push", "other.json", "--force"]).expect(0);
     assert_eq!(s.state()["lineage"], other["lineage"]);
+
+    // A stored state that cannot be read is replaced only with --force.
+    std::fs::write(s.path("devstream.state"), "{ broken").unwrap();
+    let refused = s.run(&["state", "push", "other.json"]).expect(1);
+    assert!(refused.stderr().contains("--force"), "{}", refused.all());
+    assert_eq!(s.read("devstream.state"), "{ broken");
+    s.run(&["state", "push", "other.json", "--force"]).expect(0);
+    assert_eq!(s.state()["lineage"], other["lineage"]);
+    assert!(!s.path("devstream.state.lock").exists(), "lock released");
 }
 
 #[test]

@@ -152,51 +152,44 @@ pub fn pull(args: &ConfigArgs) -> Result<Exit> {
 pub fn push(args: &ConfigArgs, file: &Path, force: bool) -> Result<Exit> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut pushed = State::from_bytes(&bytes, &file.display().to_string())?;
-    let mut store = open(args)?;
-    let location = store.location();
-    let serial = with_lock(&mut store, args, "state push", |store| {
-        // The version the checks below were made against; the write is a compare-and-swap on it.
-        let version = store.backend().read()?.map(|s| s.version);
+    // The backend itself rather than a state store: with --force, push must also replace a
+    // stored document that cannot be read (that is what it is for after a bad edit).
+    let cfg = settings::load_config(args)?;
+    let backend = open_backend(&cfg)?;
+    let location = backend.location();
+    let info = lock_info("state push");
+    lock_waiting(backend.as_ref(), &info, args.lock_timeout)?;
+    let result = (|| -> Result<u64> {
+        let stored = backend.read()?;
         let mut bytes = bytes;
-        if store.exists {
-            let current = &store.state;
-            if current.lineage != pushed.lineage && !force {
-                bail!(
-                    "{} holds state lineage {}, but {} is lineage {}: they are different states. \
-                     Nothing was written; use --force to replace it anyway",
-                    location,
-                    current.lineage,
-                    file.display(),
-                    pushed.lineage
-                );
-            }
-            if pushed.serial < current.serial && !force {
-                bail!(
-                    "{} is at serial {}, newer than {} (serial {}); pushing it would undo later \
-                     changes. Nothing was written; use --force to replace it anyway",
-                    location,
-                    current.serial,
-                    file.display(),
-                    pushed.serial
-                );
-            }
-            if pushed.serial == current.serial && pushed.resources != current.resources && !force {
-                bail!(
-                    "{} and {} are both at serial {} but differ; increase `serial` in the file \
-                     if it is the newer one. Nothing was written; use --force to replace it anyway",
-                    location,
-                    file.display(),
-                    current.serial
-                );
-            }
-            if pushed.serial <= current.serial {
-                // Serials only ever grow, so every reader can tell newer from older.
-                pushed.serial = current.serial + 1;
-                bytes = pushed.to_bytes();
+        if let Some(snapshot) = &stored {
+            match State::from_bytes(&snapshot.bytes, &location) {
+                Ok(current) => {
+                    check_push(&current, &pushed, &location, file, force)?;
+                    if pushed.serial <= current.serial {
+                        // Serials only ever grow, so every reader can tell newer from older.
+                        pushed.serial = current.serial + 1;
+                        bytes = pushed.to_bytes();
+                    }
+                }
+                Err(_) if force => {}
+                Err(error) => {
+                    return Err(anyhow::Error::from(error)
+                        .context("use --force to replace what is stored with the file"));
+                }
             }
         }
-        store.backend().write(&bytes, version.as_ref())?;
+        backend.write(&bytes, stored.as_ref().map(|s| &s.version))?;
         Ok(pushed.serial)
+    })();
+    let unlocked = backend.unlock(&info.id);
+    let serial = result?;
+    unlocked.with_context(|| {
+        format!(
+            "the state was pushed, but its lock could not be released; release it with `dtm \
+             state unlock {}`",
+            info.id
+        )
     })?;
     report(
         args,
@@ -208,6 +201,46 @@ pub fn push(args: &ConfigArgs, file: &Path, force: bool) -> Result<Exit> {
         json!({"location": location, "file": file, "serial": serial, "tools": pushed.resources.len()}),
     )?;
     Ok(Exit::Ok)
+}
+
+/// Refuses to replace `current` with `pushed` when that would lose changes, unless `force`.
+fn check_push(
+    current: &State,
+    pushed: &State,
+    location: &str,
+    file: &Path,
+    force: bool,
+) -> Result<()> {
+    if force {
+        return Ok(());
+    }
+    if current.lineage != pushed.lineage {
+        bail!(
+            "{location} holds state lineage {}, but {} is lineage {}: they are different states. \
+             Nothing was written; use --force to replace it anyway",
+            current.lineage,
+            file.display(),
+            pushed.lineage
+        );
+    }
+    if pushed.serial < current.serial {
+        bail!(
+            "{location} is at serial {}, newer than {} (serial {}); pushing it would undo later \
+             changes. Nothing was written; use --force to replace it anyway",
+            current.serial,
+            file.display(),
+            pushed.serial
+        );
+    }
+    if pushed.serial == current.serial && pushed.resources != current.resources {
+        bail!(
+            "{location} and {} are both at serial {} but differ; increase `serial` in the file if \
+             it is the newer one. Nothing was written; use --force to replace it anyway",
+            file.display(),
+            current.serial
+        );
+    }
+    Ok(())
 }
 
 pub fn rm(args: &ConfigArgs, ids: &[String]) -> Result<Exit> {
