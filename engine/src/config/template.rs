@@ -100,15 +100,22 @@ fn parse_expr(inner: &str) -> ExprKind {
         && (rest.is_empty() || rest.starts_with([' ', '\t', '"']))
     {
         let arg = rest.trim();
-        return match arg
+        // `env "NAME"` as documented; `env NAME` as DevStream's own examples write it.
+        let quoted = arg
             .strip_prefix('"')
             .and_then(|a| a.strip_suffix('"'))
-            .filter(|name| !name.is_empty() && !name.contains('"'))
-        {
+            .filter(|name| !name.is_empty() && !name.contains('"'));
+        let bare = Some(arg).filter(|a| {
+            a.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        return match quoted.or(bare) {
             Some(name) => ExprKind::Env(name.to_owned()),
             None => ExprKind::Invalid(format!(
-                "`[[ {t} ]]`: expected `[[ env \"NAME\" ]]` with the variable name in double \
-                 quotes"
+                "`[[ {t} ]]`: expected `[[ env \"NAME\" ]]` (or `[[ env NAME ]]`) naming an \
+                 environment variable"
             )),
         };
     }
@@ -279,6 +286,17 @@ pub(crate) fn render(
 #[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_names_may_be_bare_as_in_devstream_examples() {
+        assert_eq!(
+            parse_expr(" env GITHUB_TOKEN "),
+            ExprKind::Env("GITHUB_TOKEN".into())
+        );
+        assert_eq!(parse_expr("env \"A_B\""), ExprKind::Env("A_B".into()));
+        assert!(matches!(parse_expr("env 9x"), ExprKind::Invalid(_)));
+        assert!(matches!(parse_expr("env a b"), ExprKind::Invalid(_)));
+    }
 
     #[test]
     fn scans_vars_env_and_leaves_yaml_lists() {
