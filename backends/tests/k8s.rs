@@ -322,10 +322,10 @@ fn a_live_holder_renews_its_lease_and_is_never_reported_stale() {
         return;
     };
     let mut options = fresh(&kubeconfig, "renew");
-    options.insert("lockDurationSeconds".into(), json!(2));
+    options.insert("lockDurationSeconds".into(), json!(3));
     let holder = open_with(&options);
     ok(holder.lock(&sample_lock("alive")), "locking");
-    std::thread::sleep(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_secs(8));
     match open_with(&options).lock(&sample_lock("other")) {
         Err(BackendError::Locked { holder: info, .. }) => assert_eq!(info.id, "alive"),
         other => panic!("expected Locked (renewed), got {}", describe(&other)),

@@ -212,11 +212,11 @@ fn a_dropped_holder_releases_its_lock() {
 fn a_live_holder_renews_its_lock_and_is_never_reported_stale() {
     let Some(endpoint) = endpoint() else { return };
     let mut options = fresh(&endpoint, "renew");
-    options.insert("lockDurationSeconds".into(), json!(2));
+    options.insert("lockDurationSeconds".into(), json!(3));
     let holder = open_with(&options);
     ok(holder.lock(&sample_lock("alive")), "locking");
     // Three lock durations: without renewal the lock would read as stale.
-    std::thread::sleep(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_secs(8));
     match open_with(&options).lock(&sample_lock("other")) {
         Err(BackendError::Locked { holder: info, .. }) => assert_eq!(info.id, "alive"),
         other => panic!("expected Locked (renewed), got {}", describe(&other)),
