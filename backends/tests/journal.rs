@@ -1,4 +1,5 @@
 //! The local backend's append-only journal.
+#![allow(clippy::unwrap_used)]
 
 use dtm_backends::local::LocalBackend;
 use dtm_backends::{Backend, BackendError};

@@ -1,4 +1,5 @@
 //! Long-running steps: pending progress data is saved in state and the next run resumes from it.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Locks between runs, the confirmation prompt on a terminal, and the second Ctrl-C.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! State persistence through the journal: per-change appends, replay after a crash, compaction.
+#![allow(clippy::unwrap_used)]
 
 use dtm_backends::local::LocalBackend;
 use dtm_engine::state::{Lifecycle, Resource};
