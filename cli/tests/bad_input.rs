@@ -323,3 +323,41 @@ tools:
         "secret leaked into state:\n{state}"
     );
 }
+
+#[test]
+fn plugins_validate_options_before_anything_runs() {
+    let s = Sandbox::new();
+    s.write(
+        "config.yaml",
+        r#"
+tools:
+- name: file
+  instanceID: fine
+  options: {path: out/fine, content: fine}
+- name: exec
+  instanceID: blank
+  options: {create: "   "}
+- name: exec
+  instanceID: slowpoke
+  options: {create: "true", timeout: "whenever"}
+"#,
+    );
+    let r = s.run(&["apply", "-y"]).expect(1);
+    let err = r.stderr();
+    assert!(err.contains("2 tools with invalid options"), "{}", r.all());
+    assert!(
+        err.contains("exec.blank") && err.contains("/create"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        err.contains("exec.slowpoke") && err.contains("/timeout"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        !s.path("out/fine").exists(),
+        "nothing may run when options are invalid"
+    );
+    assert!(!s.path("devstream.state").exists());
+}

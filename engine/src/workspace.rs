@@ -80,6 +80,9 @@ pub enum EngineError {
         /// Where.
         path: String,
     },
+    /// Plugins rejected the options of some tools.
+    #[error("{} tool{} with invalid options:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    InvalidOptions(Vec<HostError>),
     /// Reading live status failed for some tools.
     #[error("cannot read the live status of {} tool{}:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
     Read(Vec<HostError>),
@@ -353,30 +356,15 @@ impl Workspace {
             .iter()
             .filter(|k| state.resources.contains_key(*k))
             .collect();
-        let results: Mutex<Vec<(String, Result<Live, HostError>)>> =
-            Mutex::new(Vec::with_capacity(jobs.len()));
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let workers = self.settings.parallelism.max(1).min(jobs.len().max(1));
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(key) = jobs.get(i) else { return };
-                        let r = self.read_one(state, key, tools.get(*key).copied());
-                        if let Ok(mut v) = results.lock() {
-                            v.push(((*key).clone(), r));
-                        }
-                    }
-                });
-            }
+        let results = parallel_map(&jobs, self.settings.parallelism, |key| {
+            self.read_one(state, key, tools.get(*key).copied())
         });
         let mut live = HashMap::new();
         let mut errors = Vec::new();
-        for (k, r) in results.into_inner().unwrap_or_default() {
+        for (key, r) in jobs.into_iter().zip(results) {
             match r {
                 Ok(l) => {
-                    live.insert(k, l);
+                    live.insert(key.clone(), l);
                 }
                 Err(e) => errors.push(e),
             }
@@ -385,6 +373,56 @@ impl Workspace {
             Ok(live)
         } else {
             Err(EngineError::Read(errors))
+        }
+    }
+
+    /// Asks each tool's plugin to `validate` its options (resolved against the outputs recorded
+    /// in `state`), in parallel, and reports every problem at once. Tools whose options refer to
+    /// outputs not known yet are checked when they run.
+    pub fn validate_options(&self, state: &State) -> Result<(), EngineError> {
+        let jobs: Vec<&crate::config::Tool> = self.config.tools.iter().collect();
+        let results = parallel_map(&jobs, self.settings.parallelism, |tool| {
+            let (options, complete) = crate::plan::resolve_from_state(tool, state);
+            let Some(plugin) = self.plugins.get(&tool.plugin).filter(|_| complete) else {
+                return Ok(());
+            };
+            // Options applied successfully before and unchanged since need no second opinion.
+            let unchanged = state.resources.get(&tool.key()).is_some_and(|r| {
+                r.lifecycle == crate::state::Lifecycle::Completed
+                    && r.options == state.redact(&options, &tool.secret_paths)
+            });
+            if unchanged {
+                return Ok(());
+            }
+            let req = request(
+                Operation::Validate,
+                &tool.key(),
+                options,
+                Value::Null,
+                BTreeMap::new(),
+                Value::Null,
+                &self.config.dir,
+            );
+            let ctx = CallContext {
+                timeout: Some(tool.timeout.unwrap_or(self.settings.default_timeout)),
+                secrets: tool.secret_values.clone(),
+                ..CallContext::default()
+            };
+            // Only a verdict counts here; a plugin failing to answer fails its own step later,
+            // without stopping independent tools.
+            match plugin.run(&req, &ctx) {
+                Ok(Response::Invalid { problems }) => Err(HostError::Invalid {
+                    instance: tool.key(),
+                    problems,
+                }),
+                _ => Ok(()),
+            }
+        });
+        let errors: Vec<HostError> = results.into_iter().filter_map(Result::err).collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::InvalidOptions(errors))
         }
     }
 
@@ -430,6 +468,10 @@ impl Workspace {
 
     /// Reads live status for everything relevant to `mode` and plans.
     pub fn plan(&self, state: &State, mode: Mode) -> Result<Plan, EngineError> {
+        // Deleting needs no valid options; converging does, before anything runs.
+        if mode == Mode::Apply {
+            self.validate_options(state)?;
+        }
         let keys: Vec<String> = state.resources.keys().cloned().collect();
         let live = self.read_live(state, &keys)?;
         Ok(crate::plan::plan(&self.config, state, &live, mode))
@@ -437,6 +479,34 @@ impl Workspace {
 }
 
 use std::sync::Mutex;
+
+/// Runs `f` over `items` on up to `workers` threads; results in the order of `items`.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..workers.max(1).min(items.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { return };
+                    let r = f(item);
+                    results
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((i, r));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
 
 /// Holder information for a lock taken now by this process.
 pub fn lock_info(operation: &str) -> LockInfo {

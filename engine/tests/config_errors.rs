@@ -227,13 +227,13 @@ fn invalid_version_and_timeout() {
 #[test]
 fn unsupported_template_expressions() {
     let got = problems(
-        "tools:\n- name: file\n  instanceID: [[ if x ]]\n  options: {a: [[ env HOME ]]}\n",
+        "tools:\n- name: file\n  instanceID: [[ if x ]]\n  options: {a: [[ env \"HOME\" x ]]}\n",
     );
     assert_eq!(
         got,
         [
             "3:15 : unsupported expression `[[ if x ]]`: dtm understands `[[ name ]]`, `[[ name.key ]]` and `[[ env \"NAME\" ]]`",
-            "4:16 : `[[ env HOME ]]`: expected `[[ env \"NAME\" ]]` with the variable name in double quotes",
+            "4:16 : `[[ env \"HOME\" x ]]`: expected `[[ env \"NAME\" ]]` (or `[[ env NAME ]]`) naming an environment variable",
         ]
     );
 }
