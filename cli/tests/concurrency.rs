@@ -3,12 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::sync::mpsc;
-use std::time::Duration;
-
-use common::Sandbox;
+use common::{Sandbox, spawn_until};
 
 fn stamp(name: &str, secs: &str) -> String {
     format!(
@@ -156,37 +151,6 @@ tools:
     );
 }
 
-/// Spawns `dtm apply -y` and returns it once its output shows `marker`.
-fn spawn_until(s: &Sandbox, marker: &str) -> (std::process::Child, mpsc::Receiver<String>) {
-    let mut child = s
-        .cmd(&["apply", "-y"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) => {
-                let hit = line.contains(marker);
-                seen.push(line);
-                if hit {
-                    break;
-                }
-            }
-            Err(_) => panic!("never saw {marker:?}; output so far:\n{}", seen.join("\n")),
-        }
-    }
-    (child, rx)
-}
-
 const SLOW_CHAIN: &str = r#"
 tools:
 - name: exec
@@ -202,7 +166,7 @@ tools:
 fn sigint_finishes_running_steps_saves_state_and_exits_130() {
     let s = Sandbox::new();
     s.write("config.yaml", SLOW_CHAIN);
-    let (mut child, rx) = spawn_until(&s, "exec.slow: creating");
+    let (mut child, rx) = spawn_until(&s, &["apply", "-y"], "exec.slow: creating");
     // SAFETY-free: plain kill(2) on our own child.
     let rc = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -234,7 +198,7 @@ fn sigint_finishes_running_steps_saves_state_and_exits_130() {
 fn a_second_apply_on_the_same_state_is_refused() {
     let s = Sandbox::new();
     s.write("config.yaml", SLOW_CHAIN);
-    let (mut child, _rx) = spawn_until(&s, "exec.slow: creating");
+    let (mut child, _rx) = spawn_until(&s, &["apply", "-y"], "exec.slow: creating");
     let second = s.run(&["apply", "-y"]).expect(1);
     assert!(second.stderr().contains("locked by"), "{}", second.all());
     assert!(second.stderr().contains("apply"), "{}", second.all());

@@ -3,12 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 
-use common::Sandbox;
+use common::{Sandbox, spawn_until};
 
 const SLOW: &str = r#"
 tools:
@@ -16,30 +15,6 @@ tools:
   instanceID: slow
   options: {create: "sleep 2 && touch slow.done", delete: "rm -f slow.done"}
 "#;
-
-/// Spawns `dtm ARGS` and returns once a line of its stdout contains `marker`.
-fn spawn_until(s: &Sandbox, args: &[&str], marker: &str) -> std::process::Child {
-    let mut child = s
-        .cmd(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.contains(marker) => return child,
-            Ok(_) => {}
-            Err(_) => panic!("never saw {marker:?}"),
-        }
-    }
-}
 
 fn signal(child: &std::process::Child, sig: &str) {
     let ok = std::process::Command::new("kill")
@@ -53,7 +28,7 @@ fn signal(child: &std::process::Child, sig: &str) {
 fn lock_timeout_waits_for_the_other_run() {
     let s = Sandbox::new();
     s.write("config.yaml", SLOW);
-    let mut first = spawn_until(&s, &["apply", "-y"], "exec.slow: creating");
+    let mut first = spawn_until(&s, &["apply", "-y"], "exec.slow: creating").0;
     let second = s.run(&["apply", "-y", "--lock-timeout", "60s"]).expect(0);
     assert_eq!(first.wait().unwrap().code(), Some(0));
     // The second run waited, then found nothing left to do.
@@ -64,7 +39,7 @@ fn lock_timeout_waits_for_the_other_run() {
 fn a_killed_run_leaves_a_stale_lock_that_unlock_releases() {
     let s = Sandbox::new();
     s.write("config.yaml", SLOW);
-    let mut first = spawn_until(&s, &["apply", "-y"], "exec.slow: creating");
+    let mut first = spawn_until(&s, &["apply", "-y"], "exec.slow: creating").0;
     signal(&first, "-KILL");
     first.wait().unwrap();
     let blocked = s.run(&["apply", "-y"]).expect(1);
@@ -91,7 +66,7 @@ fn a_second_interrupt_abandons_a_hung_step_and_marks_it_failed() {
         "config.yaml",
         "tools:\n- name: fixture-slow\n  instanceID: hung\n  options: {sleep_ms: 3600000, ignore_cancel: true}\n- name: file\n  instanceID: later\n  dependsOn: [\"fixture-slow.hung\"]\n  options: {path: later.txt, content: x}\n",
     );
-    let mut child = spawn_until(&s, &["apply", "-y"], "fixture-slow.hung: creating");
+    let mut child = spawn_until(&s, &["apply", "-y"], "fixture-slow.hung: creating").0;
     signal(&child, "-INT");
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, "-INT");

@@ -2,8 +2,11 @@
 //! Plugins are the real libraries cargo built next to the binary (`cargo build --workspace`).
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -96,4 +99,39 @@ pub fn target_dir() -> PathBuf {
 
 pub fn plugin_lib(name: &str) -> PathBuf {
     target_dir().join(format!("libdtm_plugin_{}.so", name.replace('-', "_")))
+}
+
+/// Spawns `dtm ARGS` in the sandbox and returns it once a line of its stdout contains `marker`,
+/// with a receiver for the rest of its stdout.
+pub fn spawn_until(s: &Sandbox, args: &[&str], marker: &str) -> (Child, mpsc::Receiver<String>) {
+    let mut child = s
+        .cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                let hit = line.contains(marker);
+                seen.push(line);
+                if hit {
+                    return (child, rx);
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("never saw {marker:?}; output so far:\n{}", seen.join("\n"))
+            }
+        }
+    }
 }
