@@ -5,6 +5,7 @@
 #     10000 and shapes independent (wide fan-out), chain, dag (random, <= 3 parents each);
 #   - a DAG of 200 tools whose plugin sleeps 100 ms per call, with --parallelism 10, against its
 #     critical-path bound;
+#   - verifying and loading 20 plugins from the plugin cache (C plugins built with `cc`);
 #   - startup (`dtm version`).
 # Usage: bench/run.sh [--quick] [--profile release|debug] [--out FILE]
 #   --quick    smoke run (N = 100 only, one run each) for CI, so the script cannot rot.
@@ -76,6 +77,38 @@ for shape in layered dag; do
   python3 -c 'import sys; t,b=float(sys.argv[1]),float(sys.argv[2]); print("sleeping DAG (%s, 200 x 100 ms, --parallelism 10): %.3f s vs critical-path bound %.3f s: %+.1f%%" % (sys.argv[3], t, b, (t/b-1)*100))' "$t" "$bound" "$shape" | tee -a "$out"
 done
 cd "$root"
+
+# Plugins from the cache: 20 small C plugins (bench/c-plugin), each padded to 6 MiB like a real
+# plugin build, published to a signed file:// registry and fetched once with `dtm init`. Every
+# later `dtm plan` of a config using all 20 verifies each cached library (SHA-256 against the
+# lock file) and loads it; the difference from the plan of an empty config is that cost.
+if command -v cc >/dev/null 2>&1; then
+  d="$work/cache"; mkdir -p "$d/libs"; cd "$d"
+  "$dtm" plugin keygen --out "$d/key" --trust >/dev/null
+  printf 'tools:\n' > plugins.yaml
+  for i in $(seq -w 1 20); do
+    cc -shared -fPIC -O2 -DPLUGIN_NAME="\"bench-p$i\"" -o "$d/libs/libdtm_plugin_bench_p$i.so" "$root/bench/c-plugin/bench_plugin.c"
+    printf -- '- name: bench-p%s\n  instanceID: x\n  options: {}\n' "$i" >> plugins.yaml
+  done
+  "$dtm" plugin publish --registry "$d/registry" --key "$d/key.key" "$d"/libs/*.so >/dev/null
+  printf 'tools: []\n' > empty.yaml
+  export DTM_REGISTRY="file://$d/registry"
+  "$dtm" init -f plugins.yaml >/dev/null 2>&1
+  hyperfine -N --warmup 2 --runs $(( runs * 4 )) --export-json cache.json \
+    "$dtm plan -f empty.yaml" "$dtm plan -f plugins.yaml" >/dev/null 2>&1
+  unset DTM_REGISTRY
+  echo "" >> "$out"
+  python3 - cache.json <<'PY' | tee -a "$out"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+base, full = r[0]["mean"], r[1]["mean"]
+print("20 plugins from the cache (6 MiB each), verified and loaded by dtm plan: %.1f ms over an empty plan (%.1f ms), %.2f ms per plugin"
+      % ((full - base) * 1000, base * 1000, (full - base) * 1000 / 20))
+PY
+  cd "$root"
+else
+  echo "no C compiler: skipping the plugin cache benchmark" | tee -a "$out"
+fi
 
 hyperfine -N --warmup 3 --runs $(( runs * 10 )) --export-json "$work/version.json" "$dtm version" >/dev/null 2>&1
 echo "" >> "$out"
