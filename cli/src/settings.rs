@@ -22,6 +22,13 @@ pub struct Resolved {
     pub output: Output,
 }
 
+/// The user recorded as a lock's holder: `USER` (`USERNAME` on Windows), else `unknown`.
+pub fn user_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// The dtm home: `DTM_HOME`, else `~/.dtm`.
 pub fn dtm_home() -> Option<PathBuf> {
     if let Some(h) = std::env::var_os("DTM_HOME").filter(|h| !h.is_empty()) {

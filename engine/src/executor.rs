@@ -319,7 +319,7 @@ pub fn execute(
                                 error: error.clone(),
                             });
                             if store.state.resources.contains_key(&c.key) {
-                                record_failure(store, c, &tools, input, &error, None);
+                                record_failure(store, c, &tools, input, &error, false);
                                 dirty.insert(c.key.clone());
                             }
                             outcome.results.push(ToolResult {
@@ -535,25 +535,15 @@ fn prepare(
     let recorded = store.state.resources.get(&c.key);
     let tool = tools.get(&c.key).copied();
     let options = match (op, tool) {
-        (_, Some(tool)) => {
-            let lookup = |t: &str, k: &str| {
-                store
-                    .state
-                    .resources
-                    .get(t)
-                    .filter(|r| r.lifecycle == Lifecycle::Completed)
-                    .and_then(|r| r.outputs.get(k).cloned())
-            };
-            match crate::config::resolve_refs(&tool.options, &lookup) {
-                Ok(v) => v,
-                Err(unresolved) => {
-                    return Prepared::Fail(format!(
-                        "cannot resolve {}: the referenced tool has not produced that output",
-                        unresolved.join(", ")
-                    ));
-                }
+        (_, Some(tool)) => match crate::plan::resolve_in_state(tool, &store.state) {
+            Ok(v) => v,
+            Err(unresolved) => {
+                return Prepared::Fail(format!(
+                    "cannot resolve {}: the referenced tool has not produced that output",
+                    unresolved.join(", ")
+                ));
             }
-        }
+        },
         (_, None) => recorded.map(|r| r.options.clone()).unwrap_or(Value::Null),
     };
     // An update planned only because an upstream might change its outputs is a no-op if the
@@ -590,16 +580,14 @@ fn prepare(
     );
     let key = c.key.clone();
     let events = opts.events.clone();
-    let tx = Mutex::new(msg_tx.clone());
+    let tx = msg_tx.clone();
     let ctx = CallContext {
         timeout: Some(tool.and_then(|t| t.timeout).unwrap_or(opts.default_timeout)),
         interrupt: opts.interrupt.clone(),
         cancel: opts.abandon.clone(),
         abandon: opts.abandon.clone(),
         events: Arc::new(move |event: PluginEvent| {
-            if let PluginEvent::Pending { data, message } = &event
-                && let Ok(tx) = tx.lock()
-            {
+            if let PluginEvent::Pending { data, message } = &event {
                 let _ = tx.send(Msg::Pending {
                     idx,
                     data: data.clone(),
@@ -696,13 +684,13 @@ fn record_failure(
     tools: &HashMap<String, &Tool>,
     input: &ExecInput<'_>,
     error: &str,
-    keep_pending: Option<bool>,
+    keep_pending: bool,
 ) {
     let now = now_rfc3339();
     let r = entry(store, c, tools, input);
     r.lifecycle = Lifecycle::Failed;
     r.last_error = Some(error.to_string());
-    if keep_pending != Some(true) {
+    if !keep_pending {
         r.pending = None;
     }
     r.updated = now.clone();
@@ -726,15 +714,7 @@ fn apply_result(
             let tool = tools.get(&c.key).copied();
             let options = match tool {
                 Some(t) => {
-                    let lookup = |tk: &str, k: &str| {
-                        store
-                            .state
-                            .resources
-                            .get(tk)
-                            .and_then(|r| r.outputs.get(k).cloned())
-                    };
-                    let resolved = crate::config::resolve_refs(&t.options, &lookup)
-                        .unwrap_or_else(|_| t.options.clone());
+                    let resolved = crate::plan::resolve_from_state(t, &store.state).0;
                     store.state.redact(&resolved, &t.secret_paths)
                 }
                 None => Value::Null,
@@ -758,8 +738,16 @@ fn apply_result(
             Ok(())
         }
         Ok(other) => {
-            let error = format!("unexpected answer to {}: {other:?}", c.action.as_str());
-            record_failure(store, c, tools, input, &error, None);
+            // The host only lets `absent`, `pending` and `invalid` through where they are valid,
+            // so this is a `validate`/`read`-only answer to a create, update or delete.
+            let kind = match other {
+                Response::Absent => "absent",
+                Response::Invalid { .. } => "invalid",
+                Response::Pending { .. } => "pending",
+                Response::Done { .. } | Response::Error { .. } => "unexpected",
+            };
+            let error = format!("the plugin answered `{kind}` to `{}`", c.action.as_str());
+            record_failure(store, c, tools, input, &error, false);
             Err(error)
         }
         Err(e) => {
@@ -771,7 +759,7 @@ fn apply_result(
                     | HostError::Interrupted { .. }
             );
             let error = e.to_string();
-            record_failure(store, c, tools, input, &error, Some(keep));
+            record_failure(store, c, tools, input, &error, keep);
             Err(error)
         }
     }

@@ -1,6 +1,6 @@
 //! Planning: config × state × live status → one [`Change`] per tool instance.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use dtm_plugin_protocol::Operation;
 use serde::Serialize;
@@ -175,11 +175,11 @@ pub enum Mode {
     Destroy,
 }
 
-/// Resolves a tool's options against the outputs recorded in state. Returns the options and
-/// whether every reference could be resolved.
-pub fn resolve_from_state(tool: &Tool, state: &State) -> (Value, bool) {
+/// Resolves a tool's output references against the outputs of completed tools in `state`;
+/// on failure, the references that could not be resolved.
+pub fn resolve_in_state(tool: &Tool, state: &State) -> Result<Value, Vec<String>> {
     if tool.refs.is_empty() {
-        return (tool.options.clone(), true);
+        return Ok(tool.options.clone());
     }
     let lookup = |t: &str, k: &str| {
         state
@@ -188,7 +188,13 @@ pub fn resolve_from_state(tool: &Tool, state: &State) -> (Value, bool) {
             .filter(|r| r.lifecycle == Lifecycle::Completed)
             .and_then(|r| r.outputs.get(k).cloned())
     };
-    match crate::config::resolve_refs(&tool.options, &lookup) {
+    crate::config::resolve_refs(&tool.options, &lookup)
+}
+
+/// Resolves a tool's options against the outputs recorded in state. Returns the options (as
+/// written, where something is unresolved) and whether every reference could be resolved.
+pub fn resolve_from_state(tool: &Tool, state: &State) -> (Value, bool) {
+    match resolve_in_state(tool, state) {
         Ok(v) => (v, true),
         Err(_) => (tool.options.clone(), false),
     }
@@ -441,9 +447,6 @@ pub fn display_value(v: &Value) -> Value {
         other => other.clone(),
     }
 }
-
-/// Outputs map type used in state.
-pub type Outputs = BTreeMap<String, Value>;
 
 #[cfg(test)]
 mod tests {

@@ -508,24 +508,18 @@ fn parallel_map<T: Sync, R: Send>(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Holder information for a lock taken now by this process.
-pub fn lock_info(operation: &str) -> LockInfo {
+/// Holder information for a lock taken now by this process; `who` is the user, as the caller
+/// knows it (the engine reads no environment).
+pub fn lock_info(operation: &str, who: &str) -> LockInfo {
     LockInfo {
         id: crate::state::random_hex(8),
-        who: whoami(),
+        who: who.to_string(),
         host: hostname(),
         pid: std::process::id(),
         operation: operation.to_string(),
         created: crate::state::now_rfc3339(),
         version: env!("CARGO_PKG_VERSION").to_string(),
     }
-}
-
-fn whoami() -> String {
-    // Deliberately not from the environment of the engine's caller: USER is what every shell sets.
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn hostname() -> String {

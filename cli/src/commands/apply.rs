@@ -115,7 +115,7 @@ pub fn run(args: &ConfigArgs, yes: bool, kind: Kind) -> Result<Exit> {
     let json = resolved.output == Output::Json;
     let interrupt = install_interrupt()?;
 
-    let info = lock_info(kind.name());
+    let info = lock_info(kind.name(), &crate::settings::user_name());
     store.lock(&info, ws.settings.lock_timeout)?;
     let result = locked(&resolved, &mut store, yes, kind, json, &interrupt);
     let unlocked = store.backend().unlock(&info.id);

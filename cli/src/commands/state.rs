@@ -58,7 +58,7 @@ fn with_lock<T>(
     operation: &str,
     change: impl FnOnce(&mut StateStore) -> Result<T>,
 ) -> Result<T> {
-    let info = lock_info(operation);
+    let info = lock_info(operation, &crate::settings::user_name());
     store.lock(&info, args.lock_timeout)?;
     let result = store
         .reload()
@@ -157,7 +157,7 @@ pub fn push(args: &ConfigArgs, file: &Path, force: bool) -> Result<Exit> {
     let cfg = settings::load_config(args)?;
     let backend = open_backend(&cfg)?;
     let location = backend.location();
-    let info = lock_info("state push");
+    let info = lock_info("state push", &crate::settings::user_name());
     lock_waiting(backend.as_ref(), &info, args.lock_timeout)?;
     let result = (|| -> Result<u64> {
         let stored = backend.read()?;
@@ -374,7 +374,7 @@ pub fn migrate(args: &ConfigArgs, to: &Path, force: bool) -> Result<Exit> {
         if !store.exists {
             bail!("there is no state at {source_location} to migrate");
         }
-        let info = lock_info("state migrate");
+        let info = lock_info("state migrate", &crate::settings::user_name());
         lock_waiting(target.as_ref(), &info, args.lock_timeout)?;
         let copied = copy_to(store, target.as_ref(), force);
         let unlocked = target.unlock(&info.id);
