@@ -155,13 +155,16 @@ pub enum Command {
 /// `dtm show ...`
 #[derive(Debug, Subcommand)]
 pub enum ShowCommand {
-    /// The config after variables, env and apps are resolved (secrets masked), or a plugin's options schema.
+    /// The config after variables, env and apps are resolved (secrets masked), or a plugin's sample config.
     Config {
         #[command(flatten)]
         config: ConfigArgs,
-        /// Show this plugin's manifest and options schema instead.
+        /// Print a commented sample config for this plugin instead (with -o json: its manifest).
         #[arg(long, short = 'p', value_name = "PLUGIN")]
         plugin: Option<String>,
+        /// With -p: print the plugin's options JSON Schema instead of the sample.
+        #[arg(long, requires = "plugin")]
+        schema: bool,
     },
     /// Recorded and live status of each tool.
     Status {

@@ -41,8 +41,13 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Verify { config } => verify::run(&config)?,
         Command::Show {
-            what: ShowCommand::Config { config, plugin },
-        } => show::config(&config, plugin.as_deref())?,
+            what:
+                ShowCommand::Config {
+                    config,
+                    plugin,
+                    schema,
+                },
+        } => show::config(&config, plugin.as_deref(), schema)?,
         Command::Show {
             what: ShowCommand::Status { config, id },
         } => show::status(&config, id.as_deref())?,

@@ -1,5 +1,7 @@
 //! `dtm show config` and `dtm show status`.
 
+mod sample;
+
 use std::io::Write;
 
 use anyhow::{Result, bail};
@@ -12,27 +14,23 @@ use crate::exit::Exit;
 use crate::render;
 use crate::settings;
 
-/// The resolved config with secrets masked, or one plugin's manifest.
-pub fn config(args: &ConfigArgs, plugin: Option<&str>) -> Result<Exit> {
+/// The resolved config with secrets masked; with `plugin`, that plugin's sample config (or its
+/// manifest with `-o json`, or its options schema with `schema`).
+pub fn config(args: &ConfigArgs, plugin: Option<&str>, schema: bool) -> Result<Exit> {
     if let Some(name) = plugin {
         let mut dirs = settings::plugin_dirs(args.plugin_dir.as_ref());
         dirs.extend(settings::fallback_plugin_dirs());
         let p = PluginHost::default().load_named(name, &dirs)?;
         let m = p.manifest();
+        if schema {
+            render::json_out(&m.options_schema)?;
+            return Ok(Exit::Ok);
+        }
         match args.output {
             Output::Json => render::json_out(&serde_json::to_value(m)?)?,
             Output::Text => {
-                let mut out = std::io::stdout().lock();
-                writeln!(out, "# {} {}: {}", m.name, m.version, m.description)?;
-                writeln!(out, "# library: {}", p.path().display())?;
-                if !m.outputs.is_empty() {
-                    writeln!(out, "# outputs:")?;
-                    for o in &m.outputs {
-                        writeln!(out, "#   {}: {}", o.name, o.description)?;
-                    }
-                }
-                writeln!(out, "# options schema:")?;
-                writeln!(out, "{}", serde_json::to_string_pretty(&m.options_schema)?)?;
+                let text = sample::render(m, Some(p.path()));
+                std::io::stdout().lock().write_all(text.as_bytes())?;
             }
         }
         return Ok(Exit::Ok);

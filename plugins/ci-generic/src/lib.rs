@@ -5,6 +5,7 @@
 
 use dtm_git_support::ci::{CiPlugin, Flavor};
 use dtm_git_support::pipelines;
+use serde_json::{Value, json};
 
 /// Generic CI: the file is named by `path` or after `configLocation`; the built-in pipeline is a
 /// portable shell script.
@@ -20,6 +21,14 @@ impl Flavor for Generic {
 
     fn builtin(spec: &pipelines::Spec) -> String {
         pipelines::shell(spec)
+    }
+
+    fn example() -> Value {
+        json!({
+            "scm": { "url": "https://git.example.com/my-org/my-service.git", "branch": "main" },
+            "pipeline": { "language": { "name": "rust" } },
+            "path": "ci/pipeline.sh"
+        })
     }
 }
 

@@ -77,6 +77,7 @@ impl Scalar {
 #[serde(deny_unknown_fields)]
 pub struct Options {
     /// Creates the resource. Its stdout may be a JSON object with `outputs` (and `status`).
+    #[schemars(example = r#"echo "$DTM_OPT_GREETING" > greeting.txt"#)]
     pub create: Command,
     /// Prints the live status as JSON; prints nothing if the resource is absent. Without it, the
     /// recorded status is taken as live (no drift detection).
@@ -87,6 +88,7 @@ pub struct Options {
     pub update: Option<Command>,
     /// Removes the resource; without it, delete only forgets the tool.
     #[serde(default)]
+    #[schemars(example = serde_json::json!(["rm", "-f", "greeting.txt"]))]
     pub delete: Option<Command>,
     /// Extra environment variables for every command.
     #[serde(default)]
@@ -102,6 +104,7 @@ pub struct Options {
     /// Arbitrary JSON for the commands: sent on stdin, as `DTM_OPTIONS_JSON`, and each top-level
     /// scalar as `DTM_OPT_<KEY>` (key in UPPER_SNAKE_CASE).
     #[serde(default)]
+    #[schemars(example = serde_json::json!({ "greeting": "hello" }))]
     pub options: Value,
 }
 

@@ -28,10 +28,11 @@ const DEFAULT_MODE: u32 = 0o644;
 #[serde(deny_unknown_fields)]
 pub struct Options {
     /// Path of the file. A relative path is resolved against the directory of the config file.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), example = "motd.txt")]
     pub path: String,
     /// The file's exact content. Give exactly one of `content`, `template` and `templateFile`.
     #[serde(default)]
+    #[schemars(example = "Managed by dtm.\n")]
     pub content: Option<String>,
     /// The file's content as a template: each `[[ name ]]` is replaced by `vars.name`. dtm
     /// substitutes its own `[[ ]]` variables in the config text first, so placeholders written
@@ -50,7 +51,7 @@ pub struct Options {
     /// Permission bits as an octal string, e.g. `"0644"` or `"600"`. When absent, an existing
     /// file keeps its bits and a new one gets `0644`.
     #[serde(default)]
-    #[schemars(pattern(r"^[0-7]{3,4}$"))]
+    #[schemars(pattern(r"^[0-7]{3,4}$"), example = "0644")]
     pub mode: Option<String>,
 }
 

@@ -20,12 +20,15 @@ use crate::scm::{Repo, RepoInfo};
 pub struct LanguageOption {
     /// `go` (`golang`), `python`, `rust`, `nodejs`, `java`.
     #[serde(default)]
+    #[schemars(example = &"go")]
     pub name: Option<String>,
     /// Version of the language's toolchain image, e.g. `"1.22"`.
     #[serde(default)]
+    #[schemars(example = "1.22")]
     pub version: Option<String>,
     /// A framework (`gin`, `django`, `flask`, `springboot`, ...); implies the language.
     #[serde(default, alias = "frameWork")]
+    #[schemars(example = &"gin")]
     pub framework: Option<String>,
 }
 
@@ -38,6 +41,7 @@ pub struct ImageRepo {
     pub url: Option<String>,
     /// Registry user; the image is `USER/APP`.
     #[serde(default)]
+    #[schemars(example = "my-org")]
     pub user: Option<String>,
     /// Accepted for DevStream compatibility. dtm does not copy it anywhere: the pipelines read
     /// the password from the CI secret `IMAGE_REPO_SECRET`.
@@ -142,6 +146,9 @@ pub trait Flavor: Send + Sync + 'static {
     fn executable(path: &str) -> bool {
         path.ends_with(".sh")
     }
+    /// Sample options for `dtm show config -p NAME` ([`Plugin::options_example`]): valid
+    /// options, for this flavor's usual kind of repository.
+    fn example() -> Value;
 }
 
 /// A CI plugin of flavor `F`.
@@ -384,6 +391,10 @@ impl<F: Flavor> Plugin for CiPlugin<F> {
             .output("commit", "the commit that last wrote the pipeline")
     }
 
+    fn options_example() -> Option<Value> {
+        Some(F::example())
+    }
+
     fn validate(&self, _ctx: &Ctx, options: &Options) -> Result<(), Vec<Problem>> {
         let mut problems = options.scm.problems("/scm");
         for (at, path) in [
@@ -514,6 +525,23 @@ mod tests {
         fn builtin(spec: &pipelines::Spec) -> String {
             format!("language: {}\n", spec.language.name)
         }
+
+        fn example() -> Value {
+            json!({ "scm": { "url": "remote.git" }, "pipeline": { "language": { "name": "go" } } })
+        }
+    }
+
+    #[test]
+    fn the_flavors_example_is_the_root_example_and_valid() {
+        let manifest = dtm_plugin_sdk::manifest::<CiPlugin<Plain>>();
+        assert_eq!(
+            manifest.options_schema["examples"],
+            json!([Plain::example()])
+        );
+        let host = TestHost::new();
+        let req = request(Operation::Validate, "ci-test.a", Plain::example());
+        let response = call(&CiPlugin::<Plain>::default(), &host, &req);
+        assert!(matches!(response, Response::Done { .. }), "{response:?}");
     }
 
     fn git(dir: &Path, args: &[&str]) -> String {

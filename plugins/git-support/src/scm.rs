@@ -24,6 +24,7 @@ pub struct RepoInfo {
     pub name: Option<String>,
     /// Branch (default: `main`; `master` for GitLab, as in DevStream).
     #[serde(default)]
+    #[schemars(example = &"main")]
     pub branch: Option<String>,
     /// `git` (any git URL or a local path), `github` or `gitlab`. Guessed from `url` when absent.
     #[serde(default, rename = "scmType", alias = "repoType")]
@@ -32,6 +33,7 @@ pub struct RepoInfo {
     /// The repository's URL (`https://github.com/o/n`, `github.com/o/n`, `git@host:o/n.git`),
     /// or with `scmType: git` any git URL or a local path (relative to the config's directory).
     #[serde(default)]
+    #[schemars(example = "https://github.com/my-org/my-service")]
     pub url: Option<String>,
     /// REST API base URL, e.g. `https://ghe.example.com/api/v3` (default: derived from
     /// `baseURL`, or the public service).

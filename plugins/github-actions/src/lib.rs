@@ -5,6 +5,7 @@
 
 use dtm_git_support::ci::{CiPlugin, Flavor};
 use dtm_git_support::pipelines;
+use serde_json::{Value, json};
 
 /// GitHub Actions: the workflow file and its built-in pipeline.
 #[derive(Debug)]
@@ -18,6 +19,16 @@ impl Flavor for GithubActions {
 
     fn builtin(spec: &pipelines::Spec) -> String {
         pipelines::github_actions(spec)
+    }
+
+    fn example() -> Value {
+        json!({
+            "scm": { "url": "https://github.com/my-org/my-service", "branch": "main" },
+            "pipeline": {
+                "language": { "name": "go", "version": "1.22" },
+                "imageRepo": { "user": "my-org" }
+            }
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 
 use dtm_git_support::ci::{CiPlugin, Flavor};
 use dtm_git_support::pipelines;
+use serde_json::{Value, json};
 
 /// GitLab CI: the pipeline file and its built-in pipeline.
 #[derive(Debug)]
@@ -16,6 +17,18 @@ impl Flavor for GitlabCi {
 
     fn builtin(spec: &pipelines::Spec) -> String {
         pipelines::gitlab_ci(spec)
+    }
+
+    fn example() -> Value {
+        json!({
+            "scm": {
+                "scmType": "gitlab",
+                "baseURL": "https://gitlab.example.com",
+                "org": "my-group",
+                "name": "my-service"
+            },
+            "pipeline": { "language": { "name": "python", "version": "3.12" } }
+        })
     }
 }
 

@@ -34,6 +34,7 @@ pub struct SourceRepo {
     /// URL (or local path) of the template repository, e.g.
     /// `https://github.com/devstream-io/dtm-repo-scaffolding-golang-gin`.
     #[serde(default)]
+    #[schemars(example = "https://github.com/devstream-io/dtm-repo-scaffolding-golang-gin")]
     pub url: Option<String>,
     /// Owner of the template repository (with `name` and `scmType`, instead of `url`).
     #[serde(default)]
@@ -72,9 +73,11 @@ pub struct Options {
     /// The repository to create (or fill): `url` (any git URL or a local path, with
     /// `scmType: git`), or `scmType: github|gitlab` with `owner`/`org` and `name`.
     #[serde(rename = "destinationRepo")]
+    #[schemars(example = json!({ "scmType": "github", "org": "my-org", "name": "my-service" }))]
     pub destination_repo: RepoInfo,
     /// The template. Omitted: the built-in template for `vars.language` (or `vars.framework`).
     #[serde(default, rename = "sourceRepo")]
+    #[schemars(example = json!({ "template": "go" }))]
     pub source_repo: Option<SourceRepo>,
     /// Values for the templates' `[[ name ]]` placeholders. Built in, unless given here:
     /// `appName` (the repository name), `owner`, `repo`, `branch`, `repoURL`, `imageRepo`

@@ -18,13 +18,16 @@ use crate::error::ErrorExt;
 use crate::{Ctx, Plugin, Req};
 
 /// The manifest of plugin `P`: [`Plugin::info`] plus the JSON Schema (draft 2020-12) of
-/// `P::Options`.
+/// `P::Options`, with [`Plugin::options_example`] as the root's `examples`.
 pub fn manifest<P: Plugin>() -> Manifest {
     let info = P::info();
-    let schema = SchemaSettings::draft2020_12()
+    let mut schema = SchemaSettings::draft2020_12()
         .for_deserialize()
         .into_generator()
         .into_root_schema_for::<P::Options>();
+    if let Some(example) = P::options_example() {
+        schema.insert("examples".into(), Value::Array(vec![example]));
+    }
     Manifest {
         name: info.name,
         version: info.version,

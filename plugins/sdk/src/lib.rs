@@ -112,7 +112,9 @@
 //!   [`Plugin::validate`] runs again, so those methods only see options that passed it.
 //! - **Manifest**: name, version and outputs from [`Plugin::info`]; `options_schema` is generated
 //!   from `Plugin::Options` with schemars (JSON Schema draft 2020-12); doc comments on fields
-//!   become descriptions.
+//!   become descriptions, `#[schemars(example = ...)]` becomes `examples` (what
+//!   `dtm show config -p NAME` shows), and [`Plugin::options_example`], if any, the root's
+//!   `examples`.
 //! - **Panics** in any method (or in the constructor given to [`export_plugin!`]) become an error
 //!   of kind `panic` carrying the message and location; they never unwind into the host, and the
 //!   default "thread panicked" line is not printed for them.
@@ -208,6 +210,16 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Name, version, description and outputs.
     fn info() -> PluginInfo;
+
+    /// A sample `options` value for `dtm show config -p NAME`, published as the options
+    /// schema's `examples`. Where it is given, it alone decides which keys the sample shows
+    /// uncommented (those it names; the rest are shown commented out), so it must be valid
+    /// options. Most plugins do not need it: `#[schemars(example = ...)]` on a field makes that
+    /// field's sample value, and shows it uncommented. It is for when one options type serves
+    /// several plugins that want different samples. The default is `None`.
+    fn options_example() -> Option<serde_json::Value> {
+        None
+    }
 
     /// Checks options beyond what their type enforces, without side effects. Each problem's
     /// `path` is a JSON pointer into the options (`""` for the whole). An empty `Err` counts as

@@ -43,6 +43,10 @@ impl Plugin for Echo {
         PluginInfo::new("echo", "1.2.3", "test plugin").output("name", "the name")
     }
 
+    fn options_example() -> Option<Value> {
+        Some(json!({ "name": "dtm" }))
+    }
+
     fn validate(&self, _ctx: &Ctx, options: &Options) -> Result<(), Vec<Problem>> {
         if options.name == "bad" {
             return Err(vec![Problem {
@@ -337,6 +341,7 @@ fn manifest_carries_info_and_a_2020_12_schema() {
     );
     assert_eq!(m.options_schema["required"], json!(["name"]));
     assert_eq!(m.options_schema["additionalProperties"], json!(false));
+    assert_eq!(m.options_schema["examples"], json!([{ "name": "dtm" }]));
 }
 
 #[test]
