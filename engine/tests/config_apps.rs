@@ -108,7 +108,7 @@ fn cd_argocdapp_gets_defaults_from_the_app() {
     assert_eq!(
         t.options,
         json!({
-            "app": {"name": "service-a", "namespace": "default"},
+            "app": {"name": "service-a", "namespace": "argocd"},
             "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
             "source": {
                 "valuefile": "values.yaml",

@@ -548,8 +548,9 @@ fn pipeline_options(merged: Node, app: &App<'_>) -> Node {
     options
 }
 
-/// argocdapp defaults as DevStream sets them: the app, the in-cluster destination, and a Helm
-/// chart under `helm/<app>` in the app's repo.
+/// argocdapp defaults as DevStream sets them: the app (in Argo CD's namespace, the only one Argo CD
+/// watches by default), the in-cluster destination, and a Helm chart under `helm/<app>` in the
+/// app's repo.
 fn argocd_options(mut options: Node, app: &App<'_>) -> Node {
     let pos = options.pos;
     let entry = |k: &str, v: &str| (key_node(k, pos), str_node(v, pos));
@@ -557,7 +558,7 @@ fn argocd_options(mut options: Node, app: &App<'_>) -> Node {
         &mut options,
         "app",
         map_node(
-            vec![entry("name", &app.name), entry("namespace", "default")],
+            vec![entry("name", &app.name), entry("namespace", "argocd")],
             pos,
         ),
     );
