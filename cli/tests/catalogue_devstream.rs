@@ -4,9 +4,9 @@
 //! The fixtures in `tests/fixtures/devstream/` are DevStream's published examples, as written in
 //! its documentation: the repo-scaffolding plugin page (Golang), the config reference's tools
 //! section (a GitOps toolchain) and the "GitHub + GitHub Actions with DTM Apps" best practice.
-//! `helm-installer` and `argocdapp` are not plugins of this workspace, so a full plan cannot
-//! run; the tools of this workspace's plugins are planned on their own (no network needed: a
-//! plan against empty state only validates).
+//! `helm-installer` is not a plugin of this workspace, so a full plan cannot run; the tools of
+//! this workspace's plugins are planned on their own (no network or cluster needed: a plan
+//! against empty state only validates).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -21,6 +21,8 @@ const OURS: &[&str] = &[
     "github-actions",
     "gitlab-ci",
     "ci-generic",
+    "argocdapp",
+    "k8s-manifest",
 ];
 
 fn run(s: &Sandbox, args: &[&str]) -> Run {
@@ -86,18 +88,18 @@ fn devstream_repo_scaffolding_example_validates() {
 fn devstream_gitops_tools_example_validates() {
     assert_eq!(
         loads_and_our_tools_validate(&fixture("gitops-tools.yaml")),
-        2
+        3
     );
 }
 
 #[test]
 fn devstream_gitops_apps_example_validates_unchanged() {
     // DevStream's example writes `[[ env GITHUB_TOKEN ]]` without quotes; the apps expand into
-    // repo-scaffolding and github-actions tools whose options pass the plugins' checks.
+    // repo-scaffolding, github-actions and argocdapp tools whose options pass the plugins' checks.
     assert!(fixture("gitops-apps.yaml").contains("[[ env GITHUB_TOKEN ]]"));
     assert_eq!(
         loads_and_our_tools_validate(&fixture("gitops-apps.yaml")),
-        2
+        3
     );
 }
 

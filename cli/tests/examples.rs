@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Sandbox;
+use common::{Sandbox, server_var};
 
 #[test]
 fn every_example_applies_verifies_and_destroys() {
@@ -21,11 +21,21 @@ fn every_example_applies_verifies_and_destroys() {
         count += 1;
         let s = Sandbox::new();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        // Examples with Kubernetes objects run against the test cluster's kubeconfig.
+        let kubeconfig = if name == "kubernetes.yaml" {
+            match server_var("DTM_TEST_KUBECONFIG") {
+                Some(k) => k,
+                None => continue,
+            }
+        } else {
+            String::from("/nonexistent/kubeconfig")
+        };
         s.write(&name, &std::fs::read_to_string(&path).unwrap());
         let run = |args: &[&str]| {
             let out = s
                 .cmd(args)
                 .env("DTM_EXAMPLE_TOKEN", "example-token")
+                .env("KUBECONFIG", &kubeconfig)
                 .output()
                 .unwrap();
             (

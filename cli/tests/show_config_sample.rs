@@ -7,7 +7,7 @@ mod common;
 use common::Sandbox;
 use serde_json::Value;
 
-/// Plugins whose sample must plan. k8s-manifest and argocdapp join this list when they land.
+/// Plugins whose sample must plan: every plugin of the workspace.
 const SAMPLED: &[&str] = &[
     "file",
     "exec",
@@ -15,6 +15,8 @@ const SAMPLED: &[&str] = &[
     "github-actions",
     "gitlab-ci",
     "ci-generic",
+    "k8s-manifest",
+    "argocdapp",
 ];
 
 #[test]

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 
-use common::Sandbox;
+use common::{Sandbox, server_var, unique};
 use dtm_backends::Backend;
 use dtm_backends::k8s::KubeBackend;
 use dtm_backends::s3::S3Backend;
@@ -23,33 +23,6 @@ tools:
     path: out/a.txt
     content: "a\n"
 "#;
-
-fn server_var(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(value) if !value.is_empty() => Some(value),
-        _ if std::env::var("DTM_TEST_SKIP_SERVERS").as_deref() == Ok("1") => {
-            eprintln!("skipped: {name} is not set and DTM_TEST_SKIP_SERVERS=1");
-            None
-        }
-        _ => panic!(
-            "{name} is not set: start the test servers with `scripts/test-servers.sh start && \
-             eval \"$(scripts/test-servers.sh env)\"` (or run scripts/test.sh), or set \
-             DTM_TEST_SKIP_SERVERS=1 to skip the tests that need them"
-        ),
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{prefix}-{:x}-{:x}",
-        nanos % 0xffff_ffff,
-        std::process::id()
-    )
-}
 
 /// Creates a bucket on the test server (moto takes unsigned requests).
 fn create_bucket(endpoint: &str, bucket: &str) {

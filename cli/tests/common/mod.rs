@@ -135,3 +135,33 @@ pub fn spawn_until(s: &Sandbox, args: &[&str], marker: &str) -> (Child, mpsc::Re
         }
     }
 }
+
+/// The value of a test-server variable set by scripts/test-servers.sh; `None` (test skipped)
+/// only when it is unset and DTM_TEST_SKIP_SERVERS=1, a panic saying what to run otherwise.
+pub fn server_var(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ if std::env::var("DTM_TEST_SKIP_SERVERS").as_deref() == Ok("1") => {
+            eprintln!("skipped: {name} is not set and DTM_TEST_SKIP_SERVERS=1");
+            None
+        }
+        _ => panic!(
+            "{name} is not set: start the test servers with `scripts/test-servers.sh start && \
+             eval \"$(scripts/test-servers.sh env)\"` (or run scripts/test.sh), or set \
+             DTM_TEST_SKIP_SERVERS=1 to skip the tests that need them"
+        ),
+    }
+}
+
+/// A name no other test run uses: `PREFIX-<nanos>`.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{:x}-{:x}",
+        nanos % 0xffff_ffff,
+        std::process::id()
+    )
+}

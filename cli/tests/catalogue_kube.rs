@@ -1,0 +1,552 @@
+//! The conformance story, through the real binary, for `k8s-manifest` and `argocdapp` against the
+//! real kube-apiserver of scripts/test-servers.sh: create, read, no-op plan, drift by hand,
+//! repair, option change → update, delete, delete again.
+//!
+//! The server has no scheduler, no kubelet and only the namespace and garbage-collector
+//! controllers. Readiness is therefore tested with objects that become ready without Pods
+//! (ConfigMap, Namespace, a CustomResourceDefinition the API server establishes, a LoadBalancer
+//! Service whose address the test hands out as the cloud controller would, an Application whose
+//! health the test reports as Argo CD would) and the Pod-backed path with a timeout.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Child;
+use std::sync::mpsc;
+
+use common::{Sandbox, server_var, spawn_until, unique};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::{Value, json};
+
+/// The cluster, seen from the test: a blocking wrapper over kube.
+struct Cluster {
+    rt: tokio::runtime::Runtime,
+    client: kube::Client,
+}
+
+impl Cluster {
+    fn new(kubeconfig: &str) -> Cluster {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = rt.block_on(async {
+            let file = Kubeconfig::read_from(kubeconfig).unwrap();
+            let config = kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+                .await
+                .unwrap();
+            kube::Client::try_from(config).unwrap()
+        });
+        Cluster { rt, client }
+    }
+
+    fn ns<K>(&self, ns: &str) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), ns)
+    }
+
+    fn dynamic(&self, ns: &str, group: &str, version: &str, kind: &str) -> Api<DynamicObject> {
+        let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+        Api::namespaced_with(self.client.clone(), ns, &ar)
+    }
+
+    fn get<K>(&self, api: &Api<K>, name: &str) -> Option<Value>
+    where
+        K: Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    {
+        self.rt
+            .block_on(api.get_opt(name))
+            .unwrap()
+            .map(|o| serde_json::to_value(o).unwrap())
+    }
+
+    /// A change by someone else than dtm (a plain merge patch, like `kubectl edit`).
+    fn edit<K>(&self, api: &Api<K>, name: &str, patch: Value)
+    where
+        K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        self.rt
+            .block_on(api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)))
+            .unwrap();
+    }
+
+    fn edit_status<K>(&self, api: &Api<K>, name: &str, patch: Value)
+    where
+        K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        self.rt
+            .block_on(api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)))
+            .unwrap();
+    }
+
+    fn remove<K>(&self, api: &Api<K>, name: &str)
+    where
+        K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        self.rt
+            .block_on(api.delete(name, &Default::default()))
+            .unwrap();
+    }
+}
+
+fn finish(mut child: Child, rx: &mpsc::Receiver<String>) -> String {
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(
+        status.success(),
+        "dtm failed: {status}\n{}",
+        rest.join("\n")
+    );
+    rest.join("\n")
+}
+
+#[track_caller]
+fn no_changes(s: &Sandbox) {
+    let plan = s.run(&["plan", "-f", "dtm.yaml"]).expect(0);
+    assert!(plan.stdout().contains("No changes"), "{}", plan.all());
+}
+
+fn crd(group: &str, kind: &str, plural: &str) -> String {
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: {plural}.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{kind: {kind}, plural: {plural}, singular: {singular}, listKind: {kind}List}}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+",
+        singular = kind.to_lowercase()
+    )
+}
+
+fn manifest_config(kubeconfig: &str, ns: &str, greeting: &str, with_service: bool) -> String {
+    let service = if with_service {
+        "    - apiVersion: v1
+      kind: Service
+      metadata: {name: web}
+      spec:
+        type: LoadBalancer
+        selector: {app: web}
+        ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
+"
+    } else {
+        ""
+    };
+    format!(
+        "tools:
+- name: k8s-manifest
+  instanceID: web
+  options:
+    kubeconfig: {kubeconfig}
+    namespace: {ns}
+    waitTimeout: 2m
+    files: [widgets.yaml]
+    content: |
+      apiVersion: v1
+      kind: Namespace
+      metadata: {{name: {ns}}}
+    manifests:
+    - apiVersion: v1
+      kind: ConfigMap
+      metadata: {{name: settings, labels: {{app: web}}}}
+      data: {{greeting: {greeting}}}
+{service}"
+    )
+}
+
+#[test]
+fn k8s_manifest_story() {
+    let Some(kubeconfig) = server_var("DTM_TEST_KUBECONFIG") else {
+        return;
+    };
+    let k = Cluster::new(&kubeconfig);
+    let s = Sandbox::new();
+    let ns = unique("dtm-k8s");
+    let group = format!("{ns}.example.com");
+    // A definition and an object of its kind in one file: the kind is served only once the
+    // definition is established, which the plugin waits for.
+    s.write(
+        "widgets.yaml",
+        &format!(
+            "{}---\napiVersion: {group}/v1alpha1\nkind: Widget\nmetadata: {{name: w1}}\nspec: {{size: 3}}\n",
+            crd(&group, "Widget", "widgets")
+        ),
+    );
+    s.write(
+        "dtm.yaml",
+        &manifest_config(&kubeconfig, &ns, "hello", true),
+    );
+    let configmaps = k.ns::<ConfigMap>(&ns);
+    let services = k.ns::<Service>(&ns);
+    let widgets = k.dynamic(&ns, &group, "v1alpha1", "Widget");
+
+    // create: everything is applied, then dtm waits for the load balancer's address, which the
+    // test hands out like a cloud controller would.
+    let (child, rx) = spawn_until(
+        &s,
+        &["apply", "-y", "-f", "dtm.yaml"],
+        "no load balancer address yet",
+    );
+    assert!(k.get(&configmaps, "settings").is_some());
+    assert_eq!(k.get(&widgets, "w1").unwrap()["spec"]["size"], 3);
+    k.edit_status(
+        &services,
+        "web",
+        json!({"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}}),
+    );
+    finish(child, &rx);
+    let state = s.state();
+    let recorded = &state["resources"]["k8s-manifest.web"];
+    assert_eq!(recorded["lifecycle"], "completed", "{recorded}");
+    let objects = recorded["status"]["objects"].as_object().unwrap();
+    let mut keys: Vec<&str> = objects.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let widget_crd = format!("CustomResourceDefinition widgets.{group}");
+    let mut expected = vec![
+        format!("ConfigMap {ns}/settings"),
+        widget_crd.clone(),
+        format!("Namespace {ns}"),
+        format!("Service {ns}/web"),
+        format!("Widget {ns}/w1"),
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(recorded["outputs"]["namespace"], ns.as_str());
+    let cm = k.get(&configmaps, "settings").unwrap();
+    assert_eq!(
+        cm["metadata"]["annotations"]["dtm/instance"],
+        "k8s-manifest.web"
+    );
+
+    // read, no-op plan
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    no_changes(&s);
+
+    // Fields dtm did not set are not drift.
+    k.edit(
+        &configmaps,
+        "settings",
+        json!({"metadata": {"labels": {"team": "x"}}}),
+    );
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // drift by hand: an applied field edited, then an object deleted; apply repairs each
+    k.edit(
+        &configmaps,
+        "settings",
+        json!({"data": {"greeting": "edited"}}),
+    );
+    let out = s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(
+        out.all().contains("k8s-manifest.web (update)"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.all().contains(&format!("ConfigMap {ns}/settings")),
+        "{}",
+        out.all()
+    );
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(
+        k.get(&configmaps, "settings").unwrap()["data"]["greeting"],
+        "hello"
+    );
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    k.remove(&widgets, "w1");
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(k.get(&widgets, "w1").is_some());
+    no_changes(&s);
+
+    // option change → update: a new value, and the Service dropped from the manifests is pruned
+    s.write(
+        "dtm.yaml",
+        &manifest_config(&kubeconfig, &ns, "bonjour", false),
+    );
+    let plan = s.run(&["plan", "-f", "dtm.yaml"]).expect(0);
+    assert!(plan.stdout().contains("1 to update"), "{}", plan.all());
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(
+        k.get(&configmaps, "settings").unwrap()["data"]["greeting"],
+        "bonjour"
+    );
+    assert!(k.get(&services, "web").is_none());
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    no_changes(&s);
+
+    // delete waits until the namespace (and all in it) is gone; and again
+    s.run(&["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(
+        k.get(&Api::<Namespace>::all(k.client.clone()), &ns)
+            .is_none()
+    );
+    assert!(k.get(&configmaps, "settings").is_none());
+    s.run(&["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(s.state()["resources"], json!({}));
+}
+
+#[test]
+fn k8s_manifest_pod_readiness_times_out_and_delete_removes_what_it_applied() {
+    let Some(kubeconfig) = server_var("DTM_TEST_KUBECONFIG") else {
+        return;
+    };
+    let k = Cluster::new(&kubeconfig);
+    let s = Sandbox::new();
+    let ns = unique("dtm-pod");
+    k.rt.block_on(Api::<Namespace>::all(k.client.clone()).create(
+        &Default::default(),
+        &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+    ))
+    .unwrap();
+    // The service account Kubernetes' controller would create (the Pod's admission needs it).
+    k.rt.block_on(
+        k.ns::<k8s_openapi::api::core::v1::ServiceAccount>(&ns)
+            .create(
+                &Default::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap(),
+            ),
+    )
+    .unwrap();
+    let pods = k.ns::<Pod>(&ns);
+    let configmaps = k.ns::<ConfigMap>(&ns);
+    // Someone else's ConfigMap of the same name as one in the manifests: never deleted by dtm.
+    k.rt.block_on(
+        configmaps.create(
+            &Default::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "theirs"}, "data": {"a": "b"}}))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
+    s.write(
+        "dtm.yaml",
+        &format!(
+            "tools:
+- name: k8s-manifest
+  instanceID: pod
+  options:
+    kubeconfig: {kubeconfig}
+    namespace: {ns}
+    waitTimeout: 3s
+    manifests:
+    - apiVersion: v1
+      kind: Pod
+      metadata: {{name: web}}
+      spec:
+        automountServiceAccountToken: false
+        containers: [{{name: app, image: registry.invalid/app:1}}]
+"
+        ),
+    );
+    let out = s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(1);
+    assert!(out.all().contains("timed out"), "{}", out.all());
+    assert!(
+        out.all().contains(&format!("Pod {ns}/web")),
+        "{}",
+        out.all()
+    );
+    assert!(out.all().contains("not scheduled"), "{}", out.all());
+    assert!(k.get(&pods, "web").is_some());
+    assert_eq!(
+        s.state()["resources"]["k8s-manifest.pod"]["lifecycle"],
+        "failed"
+    );
+
+    // Nothing was recorded but the failure, yet delete removes the Pod dtm applied (it carries
+    // dtm's annotation), and leaves a look-alike it did not apply alone.
+    let original = s.read("dtm.yaml");
+    s.write(
+        "dtm.yaml",
+        &original.replace(
+            "    manifests:\n",
+            "    manifests:\n    - {apiVersion: v1, kind: ConfigMap, metadata: {name: theirs}, data: {a: b}}\n",
+        ),
+    );
+    let out = s.run(&["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(
+        out.all().contains("not deleting ConfigMap"),
+        "{}",
+        out.all()
+    );
+    assert!(k.get(&pods, "web").is_none());
+    assert!(k.get(&configmaps, "theirs").is_some());
+
+    // `wait: false` accepts the applied Pod as it is.
+    s.write(
+        "dtm.yaml",
+        &original.replace("waitTimeout: 3s", "wait: false"),
+    );
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(k.get(&pods, "web").is_none());
+    k.remove(&Api::<Namespace>::all(k.client.clone()), &ns);
+}
+
+fn argocd_config(kubeconfig: &str, ns: &str, branch: &str, extra: &str) -> String {
+    format!(
+        "tools:
+- name: k8s-manifest
+  instanceID: argocd-crd
+  options:
+    kubeconfig: {kubeconfig}
+    files: [application-crd.yaml]
+- name: argocdapp
+  instanceID: myapp
+  dependsOn: [k8s-manifest.argocd-crd]
+  options:
+    kubeconfig: {kubeconfig}
+    waitTimeout: 2m
+    app: {{name: myapp, namespace: {ns}}}
+    destination: {{server: https://kubernetes.default.svc, namespace: {ns}-apps}}
+    source:
+      valuefile: values.yaml
+      path: helm/myapp
+      repoURL: https://git.example.com/team/myapp
+      repoBranch: {branch}
+    imageRepo: {{user: team, tag: \"1.0\"}}
+{extra}"
+    )
+}
+
+#[test]
+fn argocdapp_story() {
+    let Some(kubeconfig) = server_var("DTM_TEST_KUBECONFIG") else {
+        return;
+    };
+    let k = Cluster::new(&kubeconfig);
+    let s = Sandbox::new();
+    let ns = unique("dtm-argo");
+    k.rt.block_on(Api::<Namespace>::all(k.client.clone()).create(
+        &Default::default(),
+        &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+    ))
+    .unwrap();
+    // Argo CD's Application definition (its schema trimmed: Argo CD's own is 20,000 lines).
+    s.write(
+        "application-crd.yaml",
+        &crd("argoproj.io", "Application", "applications"),
+    );
+    let apps = k.dynamic(&ns, "argoproj.io", "v1alpha1", "Application");
+
+    // Without the definition, argocdapp says Argo CD is missing.
+    s.write(
+        "alone.yaml",
+        &argocd_config(&kubeconfig, &ns, "main", "")
+            .split("- name: argocdapp")
+            .nth(1)
+            .map(|t| {
+                format!("tools:\n- name: argocdapp{t}")
+                    .replace("  dependsOn: [k8s-manifest.argocd-crd]\n", "")
+            })
+            .unwrap(),
+    );
+    if k.get(
+        &Api::<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>::all(k.client.clone()),
+        "applications.argoproj.io",
+    )
+    .is_none()
+    {
+        let out = s.run(&["apply", "-y", "-f", "alone.yaml"]).expect(1);
+        assert!(out.all().contains("install Argo CD"), "{}", out.all());
+        s.run(&["state", "rm", "-f", "alone.yaml", "argocdapp.myapp"]).expect(0);
+    }
+
+    // create: the definition first (a dependency), then the Application
+    s.write("dtm.yaml", &argocd_config(&kubeconfig, &ns, "main", ""));
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let app = k.get(&apps, "myapp").unwrap();
+    assert_eq!(app["spec"]["source"]["path"], "helm/myapp");
+    assert_eq!(app["spec"]["source"]["targetRevision"], "main");
+    assert_eq!(
+        app["spec"]["destination"]["namespace"],
+        format!("{ns}-apps")
+    );
+    assert_eq!(
+        app["spec"]["source"]["helm"]["parameters"][0]["value"],
+        "team/myapp"
+    );
+    assert_eq!(
+        app["metadata"]["finalizers"],
+        json!(["resources-finalizer.argocd.argoproj.io"])
+    );
+    let outputs = &s.state()["resources"]["argocdapp.myapp"]["outputs"];
+    assert_eq!(outputs["name"], "myapp");
+    assert_eq!(outputs["repoURL"], "https://git.example.com/team/myapp");
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    no_changes(&s);
+
+    // drift by hand, repaired by apply
+    k.edit(
+        &apps,
+        "myapp",
+        json!({"spec": {"source": {"path": "elsewhere"}}}),
+    );
+    let out = s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(
+        out.all().contains("argocdapp.myapp (update)"),
+        "{}",
+        out.all()
+    );
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(
+        k.get(&apps, "myapp").unwrap()["spec"]["source"]["path"],
+        "helm/myapp"
+    );
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // option change → update, waiting until Argo CD (played by the test) reports health
+    s.write(
+        "dtm.yaml",
+        &argocd_config(&kubeconfig, &ns, "release", "    waitForHealthy: true\n"),
+    );
+    let plan = s.run(&["plan", "-f", "dtm.yaml"]).expect(0);
+    assert!(plan.stdout().contains("1 to update"), "{}", plan.all());
+    let (child, rx) = spawn_until(
+        &s,
+        &["apply", "-y", "-f", "dtm.yaml"],
+        "Argo CD has not reported",
+    );
+    assert_eq!(
+        k.get(&apps, "myapp").unwrap()["spec"]["source"]["targetRevision"],
+        "release"
+    );
+    k.edit(
+        &apps,
+        "myapp",
+        json!({"status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced"}}}),
+    );
+    finish(child, &rx);
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    no_changes(&s);
+
+    // destroy: dtm waits while Argo CD (the test) removes the app's resources and its finalizer
+    let (child, rx) = spawn_until(
+        &s,
+        &["destroy", "-y", "-f", "dtm.yaml"],
+        "resources-finalizer.argocd.argoproj.io",
+    );
+    assert!(k.get(&apps, "myapp").unwrap()["metadata"]["deletionTimestamp"].is_string());
+    k.edit(&apps, "myapp", json!({"metadata": {"finalizers": null}}));
+    finish(child, &rx);
+    assert_eq!(s.state()["resources"], json!({}));
+    s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
+    k.remove(&Api::<Namespace>::all(k.client.clone()), &ns);
+}
