@@ -4,7 +4,7 @@ use std::io::Write;
 
 use console::Style;
 use dtm_engine::executor::Outcome;
-use dtm_engine::plan::{Action, Change, Plan, display_value};
+use dtm_engine::plan::{Action, Change, Plan, Reason, display_value};
 use serde_json::{Value, json};
 use similar::{ChangeTag, TextDiff};
 
@@ -144,9 +144,17 @@ pub fn plan_text(out: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
         return Ok(());
     }
     writeln!(out, "dtm will perform these actions:\n")?;
-    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
-        write_change(out, &st, c)?;
-        writeln!(out)?;
+    for c in &plan.changes {
+        if c.action != Action::NoOp {
+            write_change(out, &st, c)?;
+            writeln!(out)?;
+        } else if c.reasons.contains(&Reason::Absent) {
+            writeln!(
+                out,
+                "  {} is already absent (removed outside dtm): its record will be forgotten\n",
+                st.bold.apply_to(&c.key)
+            )?;
+        }
     }
     writeln!(
         out,

@@ -207,3 +207,16 @@ tools:
         r.all()
     );
 }
+
+#[test]
+fn destroy_forgets_a_tool_that_is_already_gone() {
+    let s = Sandbox::new();
+    s.write("config.yaml", CONFIG);
+    s.run(&["apply", "-y"]).expect(0);
+    std::fs::remove_file(s.path("out/motd.txt")).unwrap();
+    let out = s.run(&["destroy", "-y"]).expect(0);
+    assert!(out.stdout().contains("absent"), "{}", out.all());
+    assert_eq!(s.state()["resources"], serde_json::json!({}), "{}", out.all());
+    let out = s.run(&["destroy", "-y"]).expect(0);
+    assert!(out.stdout().contains("No changes"), "{}", out.all());
+}

@@ -302,11 +302,20 @@ pub fn execute(
                         }
                         Prepared::Unchanged => {
                             node[i] = NodeState::Finished;
+                            // A delete of something already gone only forgets the record
+                            // (plan() makes those no-ops with the reason `Absent`).
+                            let forgotten = c.action == Action::NoOp
+                                && c.reasons.contains(&Reason::Absent)
+                                && store.state.resources.remove(&c.key).is_some();
+                            if forgotten {
+                                dirty.insert(c.key.clone());
+                            }
                             outcome.results.push(ToolResult {
                                 key: c.key.clone(),
                                 action: c.action,
                                 result: "unchanged".into(),
-                                message: None,
+                                message: forgotten
+                                    .then(|| "already gone: removed from state".to_owned()),
                                 elapsed_ms: None,
                             });
                             finished_batch.push((i, true));

@@ -158,9 +158,12 @@ impl Plan {
         s
     }
 
-    /// Whether anything would change.
+    /// Whether anything would change, in the world or in state: a delete of a tool that is
+    /// already gone (a no-op with the reason `Absent`) still removes its record.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes
+            .iter()
+            .any(|c| c.action != Action::NoOp || c.reasons.contains(&Reason::Absent))
     }
 }
 
