@@ -550,3 +550,179 @@ fn argocdapp_story() {
     s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
     k.remove(&Api::<Namespace>::all(k.client.clone()), &ns);
 }
+
+/// A loopback HTTP server answering every GET with `body`; counts the requests.
+fn serve(body: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/service.yaml", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/yaml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, hits)
+}
+
+#[test]
+fn k8s_manifest_interrupted_wait_resumes_on_the_next_apply() {
+    let Some(kubeconfig) = server_var("DTM_TEST_KUBECONFIG") else {
+        return;
+    };
+    let k = Cluster::new(&kubeconfig);
+    let s = Sandbox::new();
+    let ns = unique("dtm-intr");
+    let (url, hits) = serve(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: lb}\nspec:\n  type: LoadBalancer\n  ports: [{port: 443, protocol: TCP}]\n".into(),
+    );
+    s.write(
+        "dtm.yaml",
+        &format!(
+            "tools:
+- name: k8s-manifest
+  instanceID: lb
+  options:
+    kubeconfig: {kubeconfig}
+    namespace: {ns}
+    waitTimeout: 5m
+    content: |
+      apiVersion: v1
+      kind: Namespace
+      metadata: {{name: {ns}}}
+    urls: [\"{url}\"]
+"
+        ),
+    );
+    let (child, rx) = spawn_until(
+        &s,
+        &["apply", "-y", "-f", "dtm.yaml"],
+        "no load balancer address yet",
+    );
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    let rc = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(rc.success());
+    let mut child = child;
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert_eq!(status.code(), Some(130), "{}", rest.join("\n"));
+    // The step is recorded as paused (failed, its pending data kept for the next run).
+    let recorded = s.state()["resources"]["k8s-manifest.lb"].clone();
+    assert!(
+        recorded["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("paused by the interrupt"),
+        "{recorded}"
+    );
+    assert_eq!(recorded["pending"]["data"]["phase"], "ready", "{recorded}");
+
+    // The address arrives while dtm is not running; the next apply resumes the wait (it does
+    // not apply again) and finishes.
+    let services = k.ns::<Service>(&ns);
+    k.edit_status(
+        &services,
+        "lb",
+        json!({"status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}]}}}),
+    );
+    let out = s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(!out.stdout().contains("applying"), "{}", out.all());
+    assert_eq!(
+        s.state()["resources"]["k8s-manifest.lb"]["lifecycle"],
+        "completed"
+    );
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(k.get(&services, "lb").is_none());
+}
+
+#[test]
+fn k8s_manifest_bad_input_is_named_and_applies_nothing() {
+    let Some(kubeconfig) = server_var("DTM_TEST_KUBECONFIG") else {
+        return;
+    };
+    let k = Cluster::new(&kubeconfig);
+    let s = Sandbox::new();
+    let ns = unique("dtm-bad");
+    let config = |extra: &str, manifests: &str| {
+        format!(
+            "tools:
+- name: k8s-manifest
+  instanceID: bad
+  options:
+    kubeconfig: {kubeconfig}
+    namespace: {ns}
+{extra}    manifests:
+{manifests}"
+        )
+    };
+    let cm = "    - {apiVersion: v1, kind: ConfigMap, metadata: {name: c}, data: {a: b}}\n";
+
+    // Caught by validation, before any request: no name, a bad duration, not a URL.
+    s.write(
+        "dtm.yaml",
+        &config(
+            "    waitTimeout: soon\n    urls: [manifests/app.yaml]\n",
+            "    - {apiVersion: v1, kind: ConfigMap, data: {a: b}}\n",
+        ),
+    );
+    let out = s.run(&["plan", "-f", "dtm.yaml"]).expect(1);
+    for needle in ["metadata.name", "waitTimeout", "use `files` for paths"] {
+        assert!(out.all().contains(needle), "{needle}: {}", out.all());
+    }
+
+    // A kind the cluster does not serve fails before anything is applied.
+    s.write(
+        "dtm.yaml",
+        &config(
+            "",
+            &format!(
+                "{cm}    - {{apiVersion: gadgets.example.com/v1, kind: Gadget, metadata: {{name: g}}}}\n"
+            ),
+        ),
+    );
+    let out = s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(1);
+    assert!(
+        out.all().contains("does not serve the kind Gadget"),
+        "{}",
+        out.all()
+    );
+    let configmaps = k.ns::<ConfigMap>(&ns);
+    assert!(k.get(&configmaps, "c").is_none());
+
+    // Credentials without rights: a permission error naming the server and the RBAC rights.
+    s.write("dtm.yaml", &config("    context: limited\n", cm));
+    let out = s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(1);
+    assert!(out.all().contains("permission_denied"), "{}", out.all());
+    assert!(out.all().contains("403"), "{}", out.all());
+
+    // A kubeconfig that is not there.
+    s.write(
+        "dtm.yaml",
+        &config("", cm).replace(&kubeconfig, "missing/kubeconfig"),
+    );
+    let out = s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(1);
+    assert!(out.all().contains("cannot read kubeconfig"), "{}", out.all());
+    // Nothing was recorded as done; destroy has nothing of dtm's to delete.
+    s.write("dtm.yaml", &config("", cm));
+    s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(s.state()["resources"], json!({}));
+}

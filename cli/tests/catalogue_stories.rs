@@ -1,7 +1,8 @@
-//! The conformance story, through the real binary, for github-actions and gitlab-ci (against a
-//! local bare repository) and for repo-scaffolding with a network git URL (a `git daemon` on
-//! loopback): create, read, no-op plan, drift by hand, repair, option change → update, delete,
-//! delete again.
+//! The conformance story, through the real binary, for github-actions, gitlab-ci and ci-generic
+//! (against a local bare repository), for repo-scaffolding with a network git URL (a `git daemon`
+//! on loopback) and for exec: create, read, no-op plan, drift by hand, repair, option change →
+//! update, delete, delete again. (file: `story.rs`; k8s-manifest and argocdapp:
+//! `catalogue_kube.rs`.)
 #![allow(clippy::unwrap_used)]
 
 mod catalogue_support;
@@ -235,4 +236,61 @@ fn ci_generic_with_a_config_location_file_follows_edits_of_that_file() {
         git(&bare, &["ls-tree", "-r", "--name-only", "main"]),
         "README"
     );
+}
+
+#[test]
+fn ci_generic_story() {
+    ci_story("ci-generic", "ci/pipeline.sh", "go test ./...", "cargo test");
+}
+
+fn exec_config(greeting: &str) -> String {
+    format!(
+        r#"tools:
+- name: exec
+  instanceID: greeting
+  options:
+    options: {{text: "{greeting}"}}
+    create: 'mkdir -p out && printf "%s\n" "$DTM_OPT_TEXT" > out/greeting.txt'
+    read: 'test -f out/greeting.txt && printf "{{\"text\": \"%s\"}}" "$(cat out/greeting.txt)" || true'
+    delete: "rm -f out/greeting.txt"
+"#
+    )
+}
+
+#[test]
+fn exec_story() {
+    let s = Sandbox::new();
+    // create
+    s.write("dtm.yaml", &exec_config("hello"));
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(s.read("out/greeting.txt"), "hello\n");
+    assert_eq!(
+        s.state()["resources"]["exec.greeting"]["status"],
+        serde_json::json!({"text": "hello"})
+    );
+    // read, no-op plan
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    no_changes(&s);
+    // drift by hand, repaired; removal by hand, recreated
+    s.write("out/greeting.txt", "edited\n");
+    let out = s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(out.all().contains("exec.greeting (update)"), "{}", out.all());
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(s.read("out/greeting.txt"), "hello\n");
+    std::fs::remove_file(s.path("out/greeting.txt")).unwrap();
+    let out = s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(out.all().contains("exec.greeting (create)"), "{}", out.all());
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    // option change → update
+    s.write("dtm.yaml", &exec_config("bonjour"));
+    let plan = s.run(&["plan", "-f", "dtm.yaml"]).expect(0);
+    assert!(plan.stdout().contains("1 to update"), "{}", plan.all());
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(s.read("out/greeting.txt"), "bonjour\n");
+    no_changes(&s);
+    // delete, and again
+    s.run(&["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(!s.path("out/greeting.txt").exists());
+    s.run(&["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(s.state()["resources"], serde_json::json!({}));
 }
