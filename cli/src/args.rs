@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use dtm_engine::registry::VersionReq;
 
 /// dtm: bring your DevOps toolchain to the state one YAML file describes.
 #[derive(Debug, Parser)]
@@ -156,6 +157,11 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ShowCommand {
     /// The config after variables, env and apps are resolved (secrets masked), or a plugin's sample config.
+    ///
+    /// With -p, the plugin comes from the first of: --plugin-dir, the directory of the dtm
+    /// executable, the plugin cache, the registry (verified and cached as `dtm init` does).
+    // `--version` is the plugin's version requirement here, not dtm's version.
+    #[command(disable_version_flag = true)]
     Config {
         #[command(flatten)]
         config: ConfigArgs,
@@ -165,6 +171,11 @@ pub enum ShowCommand {
         /// With -p: print the plugin's options JSON Schema instead of the sample.
         #[arg(long, requires = "plugin")]
         schema: bool,
+        /// With -p: a semver requirement the plugin's version must meet (e.g. 0.2, >=0.1, <0.3).
+        #[arg(long = "version", value_name = "REQ", requires = "plugin", value_parser = parse_requirement)]
+        version: Option<VersionReq>,
+        #[command(flatten)]
+        registry: RegistryFlags,
     },
     /// Recorded and live status of each tool.
     Status {
@@ -179,7 +190,7 @@ pub enum ShowCommand {
 /// `dtm list ...`
 #[derive(Debug, Subcommand)]
 pub enum ListCommand {
-    /// Plugins found in the plugin directories.
+    /// Plugins in the plugin directories, the plugin cache and the registry.
     Plugins {
         /// Directory holding plugin libraries.
         #[arg(
@@ -189,6 +200,8 @@ pub enum ListCommand {
             env = "DTM_PLUGIN_DIR"
         )]
         plugin_dir: Option<PathBuf>,
+        #[command(flatten)]
+        registry: RegistryFlags,
         /// Output format.
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
@@ -345,16 +358,29 @@ pub enum PluginCommand {
     },
 }
 
-/// Which registry to ask.
+/// Which registry to use, for commands that read no config.
 #[derive(Debug, Clone, Args)]
-pub struct RegistryArgs {
+pub struct RegistryFlags {
     /// Registry URL or directory (default: DTM_REGISTRY, or `url` under [registry] in <dtm home>/config.toml).
     #[arg(long, value_name = "URL")]
     pub registry: Option<String>,
     /// Allow a plain http:// registry on a remote host (prints a warning).
     #[arg(long)]
     pub insecure_http: bool,
+}
+
+/// Which registry to ask, and how to print the answer.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    #[command(flatten)]
+    pub source: RegistryFlags,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
+}
+
+fn parse_requirement(text: &str) -> Result<VersionReq, String> {
+    VersionReq::parse(text).map_err(|e| {
+        format!("`{text}` is not a semver requirement (examples: 0.2, >=0.1, <0.3): {e}")
+    })
 }

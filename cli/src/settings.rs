@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use dtm_engine::config::{self, Config};
-use dtm_engine::registry::{FetchOptions, LockMode, RegistrySettings};
+use dtm_engine::registry::{FetchOptions, LockMode, RegistrySettings, Resolver};
 use dtm_engine::workspace::{Settings, Workspace};
 use serde::Deserialize;
 
-use crate::args::{ConfigArgs, Output};
+use crate::args::{ConfigArgs, Output, RegistryFlags};
 
 /// Everything a config-reading command needs.
 #[derive(Debug)]
@@ -139,6 +139,21 @@ pub fn registry_settings(mode: LockMode, insecure_flag: bool) -> Result<Registry
         events: Some(crate::downloads::sink()),
         parallelism: 8,
     })
+}
+
+/// A resolver for commands that read no config (`plugin search`, `show config -p`, `list
+/// plugins`): the registry is `--registry` (a relative path is taken from the current directory)
+/// or the default one, which may be none; the cache and trusted keys are the dtm home's. None
+/// when there is no dtm home.
+pub fn standalone_resolver(flags: &RegistryFlags) -> Result<Option<Resolver>> {
+    let settings = registry_settings(LockMode::Auto, flags.insecure_http)?;
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    Ok(Resolver::new(
+        settings,
+        &cwd,
+        flags.registry.as_deref(),
+        None,
+    )?)
 }
 
 /// Loads and validates the config named by `args` (without plugins).

@@ -104,8 +104,52 @@ impl World {
         dir
     }
 
+    /// Sets up what `./install.sh` leaves: the registry is the default in
+    /// `<dtm home>/config.toml`.
+    fn make_default_registry(&self) {
+        std::fs::write(
+            self.home().join("config.toml"),
+            format!(
+                "[registry]\nurl = \"file://{}\"\n",
+                self.registry().display()
+            ),
+        )
+        .unwrap();
+    }
+
+    /// `dtm` alone in a bin directory, as `./install.sh` installs it. cargo's target directory,
+    /// where the test binary lives, also holds every plugin library, and dtm looks beside its
+    /// own executable: a test run from there would find them without any registry.
+    fn bin_dir(&self) -> PathBuf {
+        let bin = self.path("bin");
+        let exe = bin.join(Path::new(env!("CARGO_BIN_EXE_dtm")).file_name().unwrap());
+        if !exe.exists() {
+            std::fs::create_dir_all(&bin).unwrap();
+            if std::fs::hard_link(env!("CARGO_BIN_EXE_dtm"), &exe).is_err() {
+                std::fs::copy(env!("CARGO_BIN_EXE_dtm"), &exe).unwrap();
+            }
+        }
+        bin
+    }
+
+    /// Runs the installed copy of dtm (see [`World::bin_dir`]) in an empty directory.
+    fn installed(&self, args: &[&str]) -> Run {
+        let exe = self
+            .bin_dir()
+            .join(Path::new(env!("CARGO_BIN_EXE_dtm")).file_name().unwrap());
+        let work = self.path("work");
+        std::fs::create_dir_all(&work).unwrap();
+        let mut c = self.cmd_of(&exe, args);
+        c.current_dir(work);
+        Run(c.output().unwrap())
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_dtm"));
+        self.cmd_of(Path::new(env!("CARGO_BIN_EXE_dtm")), args)
+    }
+
+    fn cmd_of(&self, exe: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(exe);
         c.args(args)
             .current_dir(self.dir.path())
             .env("DTM_HOME", self.home())
@@ -147,6 +191,13 @@ impl Run {
     fn ok(self) -> Self {
         assert!(self.0.status.success(), "dtm failed\n{}", self.all());
         self
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.0.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e})\n{}", self.all()))
     }
     #[track_caller]
     fn fails(self) -> String {
@@ -640,5 +691,185 @@ fn a_signed_build_that_is_another_plugin_is_refused_at_load() {
     assert!(
         err.contains("says it is `exec`") && err.contains("locked as `file` 0.1.0"),
         "{err}"
+    );
+}
+
+#[test]
+fn show_config_after_install_fetches_the_plugin_from_the_default_registry() {
+    let w = World::new();
+    let bin = w.bin_dir();
+    // No library beside dtm and no registry yet: the error says where dtm looked and what to do.
+    let err = w.installed(&["show", "config", "-p", "file"]).fails();
+    for part in [
+        format!("looked for {} in {}", lib_file(), bin.display()),
+        format!("plugin cache {}", w.home().join("plugins").display()),
+        "no registry is configured".into(),
+        "./install.sh".into(),
+        "--plugin-dir".into(),
+    ] {
+        assert!(err.contains(&part), "{part:?} missing from: {err}");
+    }
+
+    w.make_default_registry();
+    let out = w.installed(&["show", "config", "-p", "file"]).ok();
+    let sample = out.stdout();
+    assert!(
+        sample.starts_with("# file 0.1.0: ") && sample.contains("\n- name: file\n"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        sample.contains(&format!("# library: {}\n", w.cached_lib().display())),
+        "{sample}"
+    );
+    assert_eq!(sha256(&w.cached_lib()), sha256(&lib("file")));
+    // No lock file appears anywhere: this is not a config's resolution.
+    assert!(!w.path("work/dtm.lock").exists());
+
+    // A version requirement the registry cannot meet names what it publishes.
+    let err = w
+        .installed(&["show", "config", "-p", "file", "--version", "0.2"])
+        .fails();
+    assert!(
+        err.contains("matches `^0.2`") && err.contains("published: 0.1.0"),
+        "{err}"
+    );
+
+    // The cached build serves later runs without the registry.
+    std::fs::rename(w.registry(), w.path("registry-moved")).unwrap();
+    let manifest = w
+        .installed(&["show", "config", "-p", "file", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(manifest["name"], "file");
+    assert_eq!(manifest["version"], "0.1.0");
+    // An explicit plugin directory wins over the cache.
+    let out = w
+        .installed(&[
+            "show",
+            "config",
+            "-p",
+            "file",
+            "--plugin-dir",
+            target_dir().to_str().unwrap(),
+        ])
+        .ok();
+    assert!(
+        out.stdout()
+            .contains(&format!("# library: {}\n", lib("file").display())),
+        "{}",
+        out.all()
+    );
+}
+
+#[test]
+fn show_config_refuses_a_tampered_build_from_the_default_registry() {
+    let w = World::new();
+    w.make_default_registry();
+    let mut bytes = std::fs::read(w.published_lib()).unwrap();
+    bytes.push(0);
+    std::fs::write(w.published_lib(), bytes).unwrap();
+    let err = w.installed(&["show", "config", "-p", "file"]).fails();
+    assert!(
+        err.contains("plugin `file` 0.1.0: checksum mismatch")
+            && err.contains(&format!(
+                "file://{}/plugins/file/0.1.0/{}/{}",
+                w.registry().display(),
+                platform(),
+                lib_file()
+            ))
+            && err.contains(&sha256(&lib("file"))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "then asked registry file://{}",
+            w.registry().display()
+        )),
+        "{err}"
+    );
+    assert!(!w.cached_lib().exists());
+}
+
+#[test]
+fn list_plugins_shows_the_registry_and_the_cache_and_survives_an_unreachable_registry() {
+    let w = World::new();
+    w.publish(&[lib("exec")]);
+    w.make_default_registry();
+    let registry = format!("file://{}", w.registry().display());
+    let v = w.installed(&["list", "plugins", "-o", "json"]).ok().json();
+    assert_eq!(v["registry"], registry.as_str());
+    assert_eq!(v["warnings"], serde_json::json!([]));
+    let rows = |v: &serde_json::Value| -> Vec<(String, String, String)> {
+        v["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let mut keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+                keys.sort();
+                assert_eq!(
+                    keys,
+                    ["description", "error", "name", "path", "source", "version"],
+                    "{r}"
+                );
+                assert!(r["error"].is_null(), "{r}");
+                (
+                    r["source"].as_str().unwrap().to_string(),
+                    r["name"].as_str().unwrap().to_string(),
+                    r["version"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let row = |source: &str, name: &str| (source.to_string(), name.to_string(), "0.1.0".into());
+    // Nothing beside the installed dtm, nothing cached yet.
+    assert_eq!(rows(&v), [row("registry", "exec"), row("registry", "file")]);
+
+    w.installed(&["show", "config", "-p", "file"]).ok();
+    let v = w.installed(&["list", "plugins", "-o", "json"]).ok().json();
+    assert_eq!(
+        rows(&v),
+        [
+            row("cache", "file"),
+            row("registry", "exec"),
+            row("registry", "file")
+        ]
+    );
+    assert_eq!(
+        v["plugins"][0]["path"],
+        w.cached_lib().display().to_string()
+    );
+    let text = w.installed(&["list", "plugins"]).ok().stdout();
+    assert!(
+        text.contains(&format!(
+            "Installed in {}:\n  file ",
+            w.home().join("plugins").display()
+        )) && text.contains(&format!("Published in {registry}:\n  exec ")),
+        "{text}"
+    );
+
+    // A registry nobody answers for: what is local is listed, with a warning.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = format!("http://127.0.0.1:{port}");
+    let out = w
+        .installed(&["list", "plugins", "-o", "json", "--registry", &unreachable])
+        .ok();
+    assert!(
+        String::from_utf8_lossy(&out.0.stderr).contains("warning: cannot read registry"),
+        "{}",
+        out.all()
+    );
+    let v = out.json();
+    assert_eq!(rows(&v), [row("cache", "file")]);
+    let warning = v["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains(&format!("cannot read registry {unreachable}"))
+            && warning.contains("listing only the plugins found locally"),
+        "{v}"
     );
 }

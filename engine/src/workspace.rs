@@ -98,8 +98,8 @@ impl From<RegistryError> for EngineError {
 }
 
 /// Loads a verified build from the cache and checks that it is the plugin and version it was
-/// published and locked as.
-fn load_resolved(
+/// published and locked as (the cache files builds by name and version).
+pub fn load_resolved(
     host: &PluginHost,
     r: &crate::registry::Resolved,
 ) -> Result<Arc<LoadedPlugin>, EngineError> {

@@ -46,14 +46,24 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                     config,
                     plugin,
                     schema,
+                    version,
+                    registry,
                 },
-        } => show::config(&config, plugin.as_deref(), schema)?,
+        } => match plugin {
+            Some(name) => show::plugin(&config, &registry, &name, version.as_ref(), schema)?,
+            None => show::config(&config)?,
+        },
         Command::Show {
             what: ShowCommand::Status { config, id },
         } => show::status(&config, id.as_deref())?,
         Command::List {
-            what: ListCommand::Plugins { plugin_dir, output },
-        } => list::plugins(plugin_dir.as_ref(), output)?,
+            what:
+                ListCommand::Plugins {
+                    plugin_dir,
+                    registry,
+                    output,
+                },
+        } => list::plugins(plugin_dir.as_ref(), &registry, output)?,
         Command::Graph { config } => graph::run(&config)?,
         Command::State { command } => state::run(command)?,
         Command::Version { output } => version::run(output)?,

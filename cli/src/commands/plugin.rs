@@ -4,9 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use dtm_engine::registry::{
-    self, Cache, LockFile, LockMode, Platform, RegistrySettings, Resolver, wants_for,
-};
+use dtm_engine::registry::{self, Cache, LockFile, LockMode, Platform, Resolver, wants_for};
 use serde_json::json;
 
 use crate::args::{ConfigArgs, Output, PluginCommand, RegistryArgs};
@@ -116,10 +114,7 @@ fn list(file: Option<&Path>, output: Output) -> Result<Exit> {
 }
 
 fn resolver_for(args: &RegistryArgs) -> Result<Resolver> {
-    let settings: RegistrySettings =
-        settings::registry_settings(LockMode::Auto, args.insecure_http)?;
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let resolver = Resolver::new(settings, &cwd, args.registry.as_deref(), None)?
+    let resolver = settings::standalone_resolver(&args.source)?
         .context("no dtm home: set DTM_HOME or HOME")?;
     if resolver.registry().is_none() {
         bail!(

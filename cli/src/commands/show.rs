@@ -3,38 +3,136 @@
 mod sample;
 
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use dtm_engine::plan::display_value;
-use dtm_engine::plugin::PluginHost;
+use dtm_engine::plugin::{LoadedPlugin, PluginHost, library_file_name};
+use dtm_engine::registry::{Resolved, Version, VersionReq, Want};
+use dtm_engine::workspace::load_resolved;
 use serde_json::{Value, json};
 
-use crate::args::{ConfigArgs, Output};
+use crate::args::{ConfigArgs, Output, RegistryFlags};
 use crate::exit::Exit;
 use crate::render;
 use crate::settings;
 
-/// The resolved config with secrets masked; with `plugin`, that plugin's sample config (or its
-/// manifest with `-o json`, or its options schema with `schema`).
-pub fn config(args: &ConfigArgs, plugin: Option<&str>, schema: bool) -> Result<Exit> {
-    if let Some(name) = plugin {
-        let mut dirs = settings::plugin_dirs(args.plugin_dir.as_ref());
-        dirs.extend(settings::fallback_plugin_dirs());
-        let p = PluginHost::default().load_named(name, &dirs)?;
-        let m = p.manifest();
-        if schema {
-            render::json_out(&m.options_schema)?;
-            return Ok(Exit::Ok);
-        }
-        match args.output {
-            Output::Json => render::json_out(&serde_json::to_value(m)?)?,
-            Output::Text => {
-                let text = sample::render(m, Some(p.path()));
-                std::io::stdout().lock().write_all(text.as_bytes())?;
-            }
-        }
+/// A plugin's commented sample config, or its manifest with `-o json`, or its options schema
+/// with `schema`. The plugin is found as [`find_plugin`] says.
+pub fn plugin(
+    args: &ConfigArgs,
+    registry: &RegistryFlags,
+    name: &str,
+    requirement: Option<&VersionReq>,
+    schema: bool,
+) -> Result<Exit> {
+    let p = find_plugin(args.plugin_dir.as_ref(), registry, name, requirement)?;
+    let m = p.manifest();
+    if schema {
+        render::json_out(&m.options_schema)?;
         return Ok(Exit::Ok);
     }
+    match args.output {
+        Output::Json => render::json_out(&serde_json::to_value(m)?)?,
+        Output::Text => {
+            let text = sample::render(m, Some(p.path()));
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// Finds plugin `name` outside any config, the way a config finds its plugins: the first of
+/// `--plugin-dir` (a development override) and the directory of the dtm executable (a build
+/// tree), then the newest build in the plugin cache, then the newest version in the registry
+/// (`--registry`, else the default one), verified and cached exactly as `dtm init` does. A
+/// library in a directory whose version `requirement` does not allow is passed over.
+fn find_plugin(
+    flag: Option<&PathBuf>,
+    registry: &RegistryFlags,
+    name: &str,
+    requirement: Option<&VersionReq>,
+) -> Result<Arc<LoadedPlugin>> {
+    let host = PluginHost::default();
+    let file = library_file_name(name);
+    let mut dirs = settings::plugin_dirs(flag);
+    dirs.extend(settings::fallback_plugin_dirs());
+    let mut passed_over = Vec::new();
+    for dir in &dirs {
+        if !dir.join(&file).is_file() {
+            continue;
+        }
+        let p = host.load_named(name, std::slice::from_ref(dir))?;
+        let version = &p.manifest().version;
+        match requirement {
+            Some(req) if !Version::parse(version).is_ok_and(|v| req.matches(&v)) => passed_over
+                .push(format!(
+                    "{} is version {version}, which `{req}` does not allow",
+                    p.path().display()
+                )),
+            _ => return Ok(p),
+        }
+    }
+    let mut looked = format!(
+        "{file} in {}",
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if !passed_over.is_empty() {
+        looked.push_str(&format!(" ({})", passed_over.join("; ")));
+    }
+    let Some(resolver) = settings::standalone_resolver(registry)? else {
+        bail!(
+            "plugin `{name}` not found: looked for {looked}; there is no dtm home (set DTM_HOME or \
+             HOME) for a plugin cache or registry; pass --plugin-dir DIR holding the library"
+        );
+    };
+    let cache = resolver.cache().root().display().to_string();
+    if let Some(build) = resolver
+        .cache()
+        .newest(name, resolver.platform(), requirement)
+    {
+        let build = Resolved {
+            name: build.name,
+            version: build.version,
+            path: build.path,
+            downloaded: false,
+        };
+        return Ok(load_resolved(&host, &build)?);
+    }
+    let Some(url) = resolver.registry().map(|r| r.display()) else {
+        bail!(
+            "plugin `{name}` not found: looked for {looked} and in the plugin cache {cache}{}, and \
+             no registry is configured; run ./install.sh (it publishes this workspace's plugins \
+             into a signed local registry and makes it the default), pass --registry URL, or pass \
+             --plugin-dir DIR holding the library",
+            requirement
+                .map(|r| format!(" (for a version `{r}` allows)"))
+                .unwrap_or_default()
+        );
+    };
+    let want = Want {
+        name: name.to_string(),
+        requirements: requirement
+            .map(|r| vec![("--version".to_string(), r.clone())])
+            .unwrap_or_default(),
+        configured: true,
+    };
+    let context = || {
+        format!(
+            "plugin `{name}` not found: looked for {looked} and in the plugin cache {cache}, \
+             then asked registry {url}"
+        )
+    };
+    let build = resolver.fetch_one(&want).with_context(context)?;
+    load_resolved(&host, &build).with_context(context)
+}
+
+/// The resolved config with secrets masked.
+pub fn config(args: &ConfigArgs) -> Result<Exit> {
     let cfg = settings::load_config(args)?;
     let tools: Vec<Value> = cfg
         .tools

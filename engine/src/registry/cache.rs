@@ -168,6 +168,37 @@ impl Cache {
         Ok(EntryLock(file))
     }
 
+    /// The newest cached build of `name` for `platform` that `requirement` allows; without a
+    /// requirement, releases are preferred over pre-releases, as [`super::Resolver::pick`] does.
+    /// Only files named as the platform names the plugin's library count. The hash is not
+    /// checked: nothing enters the cache unverified (see [`Cache::install`]).
+    pub fn newest(
+        &self,
+        name: &str,
+        platform: &Platform,
+        requirement: Option<&semver::VersionReq>,
+    ) -> Option<CachedBuild> {
+        let file = platform.library_file_name(name);
+        let platform = platform.to_string();
+        let mut builds: Vec<(semver::Version, CachedBuild)> = self
+            .list()
+            .into_iter()
+            .filter(|b| {
+                b.name == name
+                    && b.platform == platform
+                    && b.path.file_name().is_some_and(|f| *f == *file)
+            })
+            .filter_map(|b| Some((semver::Version::parse(&b.version).ok()?, b)))
+            .filter(|(v, _)| requirement.is_none_or(|r| r.matches(v)))
+            .collect();
+        builds.sort_by(|a, b| b.0.cmp(&a.0));
+        let pick = builds
+            .iter()
+            .position(|(v, _)| requirement.is_some() || v.pre.is_empty())
+            .unwrap_or(0);
+        builds.into_iter().nth(pick).map(|(_, b)| b)
+    }
+
     /// Every cached build, sorted.
     pub fn list(&self) -> Vec<CachedBuild> {
         let mut out = Vec::new();
@@ -231,4 +262,42 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Registry
         return Err(RegistryError::io("cannot write", path, e));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_prefers_releases_and_honours_the_requirement() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let here = Platform::current();
+        let other = Platform::parse(if here.to_string() == "windows-x86_64" {
+            "linux-x86_64"
+        } else {
+            "windows-x86_64"
+        })
+        .unwrap();
+        let put = |version: &str, platform: &Platform, file: &str| {
+            let p = cache.library_path("file", version, platform, file).unwrap();
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"x").unwrap();
+        };
+        let lib = here.library_file_name("file");
+        put("0.1.0", &here, &lib);
+        put("0.2.0", &here, &lib);
+        put("0.3.0-rc.1", &here, &lib);
+        put("0.4.0", &other, &other.library_file_name("file"));
+        put("0.5.0", &here, "not-the-library.so");
+        let newest = |req: Option<&str>| {
+            let req = req.map(|r| semver::VersionReq::parse(r).unwrap());
+            cache.newest("file", &here, req.as_ref()).map(|b| b.version)
+        };
+        assert_eq!(newest(None).as_deref(), Some("0.2.0"));
+        assert_eq!(newest(Some("0.1")).as_deref(), Some("0.1.0"));
+        assert_eq!(newest(Some(">=0.3.0-rc.1")).as_deref(), Some("0.3.0-rc.1"));
+        assert_eq!(newest(Some("0.4")), None);
+        assert_eq!(cache.newest("exec", &here, None), None);
+    }
 }

@@ -39,6 +39,8 @@ pub use publish::{
 pub use resolve::{
     Event, EventSink, LockMode, RegistrySettings, Resolution, Resolved, Resolver, Want, wants_for,
 };
+/// Versions and version requirements, as manifests, tools' `version:` and [`Want`] use them.
+pub use semver::{Version, VersionReq};
 pub use trust::{BUILTIN_KEYS, TrustedKey, TrustedKeys, key_id};
 
 /// The id (16 hex digits) of a minisign public key, as minisign prints it.

@@ -435,6 +435,15 @@ impl Resolver {
         Ok((version.to_string(), (*iv).clone()))
     }
 
+    /// Resolves one plugin outside any config, for commands such as `dtm show config -p`: the
+    /// version [`Resolver::pick`] chooses for `want`, its signed checksums verified and its
+    /// build taken from the cache or downloaded into it, exactly as [`Resolver::resolve`] does
+    /// for a plugin the lock lacks. No lock file is read or written.
+    pub fn fetch_one(&self, want: &Want) -> Result<Resolved, RegistryError> {
+        let (version, _) = self.pick(want)?;
+        Ok(self.download(&want.name, &version, None)?.0)
+    }
+
     /// Resolves `wants` against the lock, the cache and the registry; downloads what is
     /// missing in parallel; updates and writes the lock (unless frozen).
     pub fn resolve(
