@@ -720,7 +720,11 @@ fn k8s_manifest_bad_input_is_named_and_applies_nothing() {
         &config("", cm).replace(&kubeconfig, "missing/kubeconfig"),
     );
     let out = s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(1);
-    assert!(out.all().contains("cannot read kubeconfig"), "{}", out.all());
+    assert!(
+        out.all().contains("cannot read kubeconfig"),
+        "{}",
+        out.all()
+    );
     // Nothing was recorded as done; destroy has nothing of dtm's to delete.
     s.write("dtm.yaml", &config("", cm));
     s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);

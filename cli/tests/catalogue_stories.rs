@@ -240,7 +240,12 @@ fn ci_generic_with_a_config_location_file_follows_edits_of_that_file() {
 
 #[test]
 fn ci_generic_story() {
-    ci_story("ci-generic", "ci/pipeline.sh", "go test ./...", "cargo test");
+    ci_story(
+        "ci-generic",
+        "ci/pipeline.sh",
+        "go test ./...",
+        "cargo test",
+    );
 }
 
 fn exec_config(greeting: &str) -> String {
@@ -274,12 +279,20 @@ fn exec_story() {
     // drift by hand, repaired; removal by hand, recreated
     s.write("out/greeting.txt", "edited\n");
     let out = s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
-    assert!(out.all().contains("exec.greeting (update)"), "{}", out.all());
+    assert!(
+        out.all().contains("exec.greeting (update)"),
+        "{}",
+        out.all()
+    );
     s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
     assert_eq!(s.read("out/greeting.txt"), "hello\n");
     std::fs::remove_file(s.path("out/greeting.txt")).unwrap();
     let out = s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
-    assert!(out.all().contains("exec.greeting (create)"), "{}", out.all());
+    assert!(
+        out.all().contains("exec.greeting (create)"),
+        "{}",
+        out.all()
+    );
     s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
     // option change → update
     s.write("dtm.yaml", &exec_config("bonjour"));

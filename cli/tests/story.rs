@@ -216,7 +216,12 @@ fn destroy_forgets_a_tool_that_is_already_gone() {
     std::fs::remove_file(s.path("out/motd.txt")).unwrap();
     let out = s.run(&["destroy", "-y"]).expect(0);
     assert!(out.stdout().contains("absent"), "{}", out.all());
-    assert_eq!(s.state()["resources"], serde_json::json!({}), "{}", out.all());
+    assert_eq!(
+        s.state()["resources"],
+        serde_json::json!({}),
+        "{}",
+        out.all()
+    );
     let out = s.run(&["destroy", "-y"]).expect(0);
     assert!(out.stdout().contains("No changes"), "{}", out.all());
 }
