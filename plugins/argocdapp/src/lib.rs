@@ -11,17 +11,13 @@
 use dtm_kube_support::manage::{self, Settings};
 use dtm_kube_support::objects::Object;
 use dtm_kube_support::ready::{Readiness, readiness};
-use dtm_kube_support::{Cluster, Connection, Deadline, parse_duration};
+use dtm_kube_support::{Cluster, Connection, Deadline, defaults, parse_duration};
 use dtm_plugin_sdk::prelude::*;
 use serde_json::{Value, json};
 
 /// Argo CD's finalizer: deleting the Application deletes the resources it deployed.
 const CASCADE_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 const APPLICATION_API: &str = "argoproj.io/v1alpha1";
-
-fn yes() -> bool {
-    true
-}
 
 fn argocd() -> String {
     "argocd".into()
@@ -37,14 +33,6 @@ fn default_ns() -> String {
 
 fn default_project() -> String {
     "default".into()
-}
-
-fn default_timeout() -> String {
-    "5m".into()
-}
-
-fn default_manager() -> String {
-    "dtm".into()
 }
 
 /// The Application object.
@@ -136,20 +124,20 @@ pub struct Options {
     #[serde(default = "default_project")]
     pub project: String,
     /// Let Argo CD sync by itself, prune and self-heal (DevStream's setting).
-    #[serde(default = "yes")]
+    #[serde(default = "defaults::yes")]
     pub auto_sync: bool,
     /// Put Argo CD's resources finalizer on the Application, so that deleting it deletes what
     /// Argo CD deployed.
-    #[serde(default = "yes")]
+    #[serde(default = "defaults::yes")]
     pub cascade: bool,
     /// After apply, wait until Argo CD reports the application Synced and Healthy.
     #[serde(default)]
     pub wait_for_healthy: bool,
     /// How long to wait for health after apply, and for removal after delete.
-    #[serde(default = "default_timeout")]
+    #[serde(default = "defaults::wait_timeout")]
     pub wait_timeout: String,
     /// The server-side apply field manager dtm applies as.
-    #[serde(default = "default_manager")]
+    #[serde(default = "defaults::field_manager")]
     pub field_manager: String,
     /// Path of a kubeconfig file, relative to the config file. Default: `KUBECONFIG`, then
     /// `~/.kube/config`, then the pod's service account.

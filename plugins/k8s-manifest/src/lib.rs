@@ -12,24 +12,12 @@ use std::time::Duration;
 use dtm_kube_support::manage::{self, Settings};
 use dtm_kube_support::objects::{Object, check_unique, flatten_into, parse_yaml};
 use dtm_kube_support::ready::readiness;
-use dtm_kube_support::{Cluster, Connection, Deadline, parse_duration};
+use dtm_kube_support::{Cluster, Connection, Deadline, defaults, parse_duration};
 use dtm_plugin_sdk::prelude::*;
 use serde_json::Value;
 
 /// Time limit of one manifest download.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn yes() -> bool {
-    true
-}
-
-fn default_timeout() -> String {
-    "5m".into()
-}
-
-fn default_manager() -> String {
-    "dtm".into()
-}
 
 /// Options of a `k8s-manifest` tool.
 #[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
@@ -56,17 +44,17 @@ pub struct Options {
     pub namespace: Option<String>,
     /// Wait after apply until every object is ready, and after delete until every object is
     /// gone.
-    #[serde(default = "yes")]
+    #[serde(default = "defaults::yes")]
     pub wait: bool,
     /// How long to wait, e.g. `90s`, `5m`.
-    #[serde(default = "default_timeout")]
+    #[serde(default = "defaults::wait_timeout")]
     pub wait_timeout: String,
     /// The server-side apply field manager dtm applies as.
-    #[serde(default = "default_manager")]
+    #[serde(default = "defaults::field_manager")]
     pub field_manager: String,
     /// Take over fields another field manager set (for example by `kubectl edit`), so that
     /// `dtm apply` can repair drift. With `false`, such a conflict fails the apply.
-    #[serde(default = "yes")]
+    #[serde(default = "defaults::yes")]
     pub force_conflicts: bool,
     /// Path of a kubeconfig file, relative to the config file. Default: `KUBECONFIG`, then
     /// `~/.kube/config`, then the pod's service account.

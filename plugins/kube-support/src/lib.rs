@@ -16,3 +16,21 @@ pub use cluster::{Cluster, Connection, Kind};
 pub use objects::{Object, ObjectKey};
 pub use ready::Readiness;
 pub use wait::{Deadline, parse_duration};
+
+/// Serde defaults of the options both Kubernetes plugins share.
+pub mod defaults {
+    /// `true`.
+    pub fn yes() -> bool {
+        true
+    }
+
+    /// `waitTimeout`: five minutes.
+    pub fn wait_timeout() -> String {
+        "5m".into()
+    }
+
+    /// `fieldManager`: `dtm`.
+    pub fn field_manager() -> String {
+        "dtm".into()
+    }
+}
