@@ -1,9 +1,10 @@
-//! DevStream's own example configs load unchanged, and the options they give the git plugins
-//! (repo-scaffolding, github-actions) pass those plugins' schemas and checks.
+//! DevStream's own example configs load unchanged, and the options they give this workspace's
+//! plugins (repo-scaffolding, github-actions, argocdapp) pass those plugins' schemas and checks.
 //!
 //! The fixtures in `tests/fixtures/devstream/` are DevStream's published examples, as written in
-//! its documentation: the repo-scaffolding plugin page (Golang), the config reference's tools
-//! section (a GitOps toolchain) and the "GitHub + GitHub Actions with DTM Apps" best practice.
+//! its documentation: the quickstart (Go, GitHub, GitHub Actions; written down from DevStream's
+//! quickstart page, which cannot be fetched here), the repo-scaffolding plugin page (Golang), the
+//! config reference's tools section (a GitOps toolchain) and the "GitHub + GitHub Actions with DTM Apps" best practice.
 //! `helm-installer` is not a plugin of this workspace, so a full plan cannot run; the tools of
 //! this workspace's plugins are planned on their own (no network or cluster needed: a plan
 //! against empty state only validates).
@@ -82,6 +83,11 @@ fn devstream_repo_scaffolding_example_validates() {
         loads_and_our_tools_validate(&fixture("repo-scaffolding-golang.yaml")),
         1
     );
+}
+
+#[test]
+fn devstream_quickstart_example_validates_unchanged() {
+    assert_eq!(loads_and_our_tools_validate(&fixture("quickstart.yaml")), 2);
 }
 
 #[test]
