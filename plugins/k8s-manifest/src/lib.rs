@@ -19,6 +19,15 @@ use serde_json::Value;
 /// Time limit of one manifest download.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
+fn example_manifests() -> Vec<Value> {
+    vec![serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "protocol": "TCP"}]},
+    })]
+}
+
 /// Options of a `k8s-manifest` tool.
 #[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -30,6 +39,7 @@ pub struct Options {
     pub content: Option<String>,
     /// Manifests written as objects in the config.
     #[serde(default)]
+    #[schemars(example = example_manifests())]
     pub manifests: Vec<Value>,
     /// Manifest files (YAML, several documents allowed), relative to the config file. A change
     /// to a file shows as drift.
