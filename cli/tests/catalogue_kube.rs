@@ -400,6 +400,9 @@ fn k8s_manifest_pod_readiness_times_out_and_delete_removes_what_it_applied() {
     k.remove(&Api::<Namespace>::all(k.client.clone()), &ns);
 }
 
+/// The Application definition is cluster-wide: the tests that use it take turns.
+static ARGO_DEFINITION: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn argocd_config(kubeconfig: &str, ns: &str, branch: &str, extra: &str) -> String {
     format!(
         "tools:
@@ -431,6 +434,9 @@ fn argocdapp_story() {
     let Some(kubeconfig) = server_var("DTM_TEST_KUBECONFIG") else {
         return;
     };
+    let _turn = ARGO_DEFINITION
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let k = Cluster::new(&kubeconfig);
     let s = Sandbox::new();
     let ns = unique("dtm-argo");
@@ -729,4 +735,98 @@ fn k8s_manifest_bad_input_is_named_and_applies_nothing() {
     s.write("dtm.yaml", &config("", cm));
     s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
     assert_eq!(s.state()["resources"], json!({}));
+}
+
+#[test]
+fn devstream_apps_gitops_flow_scaffolds_adds_ci_and_creates_the_argo_cd_application() {
+    let Some(kubeconfig) = server_var("DTM_TEST_KUBECONFIG") else {
+        return;
+    };
+    let _turn = ARGO_DEFINITION
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let k = Cluster::new(&kubeconfig);
+    let s = Sandbox::new();
+    let ns = unique("dtm-apps");
+    // Argo CD's Application definition, installed (and left) the way a cluster with Argo CD
+    // has it.
+    s.write(
+        "argocd.yaml",
+        &format!(
+            "config: {{state: {{backend: local, options: {{stateFile: argocd.state}}}}}}\ntools:\n- name: k8s-manifest\n  instanceID: argocd\n  options:\n    kubeconfig: {kubeconfig}\n    content: |\n{}",
+            crd("argoproj.io", "Application", "applications")
+                .lines()
+                .map(|l| format!("      {l}\n"))
+                .collect::<String>()
+        ),
+    );
+    s.run(&["apply", "-y", "-f", "argocd.yaml"]).expect(0);
+
+    // DevStream's app-centric format: one app with a template, CI and CD.
+    s.write(
+        "dtm.yaml",
+        &format!(
+            "apps:
+- name: myapp
+  spec: {{language: python, framework: flask}}
+  repo: {{scmType: git, url: remotes/myapp.git, branch: main}}
+  repoTemplate: {{template: python}}
+  ci:
+  - type: github-actions
+  cd:
+  - type: argocdapp
+    options:
+      kubeconfig: {kubeconfig}
+      app: {{namespace: {ns}}}
+      cascade: false
+"
+        ),
+    );
+    k.rt.block_on(Api::<Namespace>::all(k.client.clone()).create(
+        &Default::default(),
+        &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+    ))
+    .unwrap();
+    let graph = s.run(&["graph", "-f", "dtm.yaml"]).expect(0);
+    assert!(
+        graph
+            .stdout()
+            .contains("\"argocdapp.myapp\" -> \"repo-scaffolding.myapp\"")
+            || graph
+                .stdout()
+                .contains("\"repo-scaffolding.myapp\" -> \"argocdapp.myapp\""),
+        "{}",
+        graph.stdout()
+    );
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let bare = s.path("remotes/myapp.git");
+    let files = catalogue_support_git(&bare, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(files.contains(".github/workflows/main.yml"), "{files}");
+    let apps = k.dynamic(&ns, "argoproj.io", "v1alpha1", "Application");
+    let app = k.get(&apps, "myapp").unwrap();
+    assert_eq!(app["spec"]["source"]["path"], "helm/myapp");
+    assert_eq!(app["spec"]["source"]["repoURL"], "remotes/myapp.git");
+    assert_eq!(
+        app["spec"]["destination"]["server"],
+        "https://kubernetes.default.svc"
+    );
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(k.get(&apps, "myapp").is_none());
+    k.remove(&Api::<Namespace>::all(k.client.clone()), &ns);
+}
+
+/// `git ARGS` in `dir`, its stdout.
+fn catalogue_support_git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -554,25 +554,32 @@ fn pipeline_options(merged: Node, app: &App<'_>) -> Node {
 fn argocd_options(mut options: Node, app: &App<'_>) -> Node {
     let pos = options.pos;
     let entry = |k: &str, v: &str| (key_node(k, pos), str_node(v, pos));
-    set_default(
-        &mut options,
-        "app",
-        map_node(
+    // Defaults fill in key by key: `app: {namespace: x}` still gets the app's name.
+    for (key, defaults) in [
+        (
+            "app",
             vec![entry("name", &app.name), entry("namespace", "argocd")],
-            pos,
         ),
-    );
-    set_default(
-        &mut options,
-        "destination",
-        map_node(
+        (
+            "destination",
             vec![
                 entry("server", "https://kubernetes.default.svc"),
                 entry("namespace", "default"),
             ],
-            pos,
         ),
-    );
+    ] {
+        match get_mut(&mut options, key) {
+            Some(given) if given.as_map().is_some() => {
+                for (k, v) in defaults {
+                    if let Some(name) = k.as_scalar().map(str::to_owned) {
+                        set_default(given, &name, v);
+                    }
+                }
+            }
+            Some(_) => {}
+            None => set_default(&mut options, key, map_node(defaults, pos)),
+        }
+    }
     let repo_url = clone_url(&app.repo);
     match get_mut(&mut options, "source") {
         Some(source) => {
