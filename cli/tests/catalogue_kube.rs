@@ -830,3 +830,41 @@ fn catalogue_support_git(dir: &std::path::Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+#[test]
+fn k8s_manifest_uses_the_context_it_is_given() {
+    let Some(kubeconfig) = server_var("DTM_TEST_KUBECONFIG") else {
+        return;
+    };
+    let k = Cluster::new(&kubeconfig);
+    let s = Sandbox::new();
+    let ns = unique("dtm-ctx");
+    // `admin-cert` authenticates with a client certificate instead of the default context's
+    // bearer token.
+    s.write(
+        "dtm.yaml",
+        &format!(
+            "tools:
+- name: k8s-manifest
+  instanceID: ctx
+  options:
+    kubeconfig: {kubeconfig}
+    context: admin-cert
+    namespace: {ns}
+    content: |
+      apiVersion: v1
+      kind: Namespace
+      metadata: {{name: {ns}}}
+      ---
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {{name: via-cert}}
+"
+        ),
+    );
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(k.get(&k.ns::<ConfigMap>(&ns), "via-cert").is_some());
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(k.get(&k.ns::<ConfigMap>(&ns), "via-cert").is_none());
+}
