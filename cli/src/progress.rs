@@ -138,6 +138,7 @@ impl Progress {
                 self.finish(&key);
                 self.line(format!("{key}: {} failed: {error}", action.as_str()));
             }
+            ExecEvent::Warning { key, message } => self.line(format!("{key}: warning: {message}")),
             ExecEvent::Skipped { key, reason } => self.line(format!("{key}: skipped: {reason}")),
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use dtm_engine::config::{self, Config};
 use dtm_engine::registry::{FetchOptions, LockMode, RegistrySettings, Resolver};
-use dtm_engine::workspace::{Settings, Workspace};
+use dtm_engine::workspace::{EnvLookup, Settings, Workspace};
 use serde::Deserialize;
 
 use crate::args::{ConfigArgs, Output, RegistryFlags};
@@ -175,6 +175,8 @@ pub fn resolve_with(args: &ConfigArgs, mode: LockMode) -> Result<Resolved> {
             parallelism: usize::from(args.parallelism),
             ..registry_settings(mode, false)?
         },
+        // Read only for the secrets of tools no longer in the config, when a step needs them.
+        env: EnvLookup::new(|name| std::env::var(name).ok()),
     };
     Ok(Resolved {
         workspace: Workspace::new(config, settings),

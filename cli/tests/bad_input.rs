@@ -190,7 +190,15 @@ tools:
     assert!(String::from_utf8_lossy(&plan.stdout).contains("(sensitive)"));
     let state = s.read("devstream.state");
     assert!(!state.contains(secret), "secret leaked into state");
-    assert!(state.contains("(secret hmac-sha256:"), "{state}");
+    // Recorded as a keyed hash plus where it comes from, to rebuild it once the tool is removed.
+    assert!(
+        state.contains(r#""template":["token=",{"env":"DTM_TEST_TOKEN"}]"#),
+        "{state}"
+    );
+    assert!(
+        state.contains(r#"{"$secret":{"hmac":"hmac-sha256:"#),
+        "{state}"
+    );
     // The plugin got the clear value.
     assert_eq!(s.read("out/creds"), format!("token={secret}"));
     // Unchanged secret: no change. Changed secret: detected as a change, still masked.

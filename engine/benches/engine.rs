@@ -38,7 +38,7 @@ fn state_for(cfg: &config::Config) -> State {
             instance_id: t.instance_id.clone(),
             plugin_version: "0.1.0".into(),
             depends_on: t.depends_on.clone(),
-            options: st.redact(&opts, &t.secret_paths),
+            options: st.redact(&opts, &t.secret_sources),
             status: serde_json::json!({"sha256": format!("{:064}", 7), "mode": "0644", "size": 10}),
             outputs: [(
                 "sha256".to_string(),
@@ -76,7 +76,7 @@ fn benches(c: &mut Criterion) {
             for t in &cfg.tools {
                 let (opts, _) = dtm_engine::plan::resolve_from_state(t, &st);
                 if let Some(r) = full.resources.get_mut(&t.key()) {
-                    r.options = st.redact(&opts, &t.secret_paths);
+                    r.options = st.redact(&opts, &t.secret_sources);
                 }
             }
             full

@@ -19,8 +19,9 @@ use serde_json::Value;
 use crate::config::{Config, Tool};
 use crate::plan::{Action, Change, Plan, Reason};
 use crate::plugin::{CallContext, HostError, LoadedPlugin, PluginEvent, request};
-use crate::state::{Lifecycle, PendingStep, Resource, now_rfc3339};
+use crate::state::{Lifecycle, PendingStep, Resource, RestoreError, State, now_rfc3339};
 use crate::store::StateStore;
+use crate::workspace::EnvLookup;
 
 /// Something that happened during execution, for progress display.
 #[derive(Debug, Clone)]
@@ -56,6 +57,13 @@ pub enum ExecEvent {
         action: Action,
         /// The error.
         error: String,
+    },
+    /// Something the user should know about a step that still runs.
+    Warning {
+        /// Tool key.
+        key: String,
+        /// What.
+        message: String,
     },
     /// A step was not run.
     Skipped {
@@ -146,6 +154,8 @@ pub struct ExecInput<'a> {
     pub config: &'a Config,
     /// Loaded plugins by name.
     pub plugins: &'a HashMap<String, Arc<LoadedPlugin>>,
+    /// Environment variables, to rebuild the secrets of tools no longer in the config.
+    pub env: &'a EnvLookup,
 }
 
 struct Job {
@@ -543,9 +553,10 @@ fn prepare(
     };
     let recorded = store.state.resources.get(&c.key);
     let tool = tools.get(&c.key).copied();
-    let options = match (op, tool) {
-        (_, Some(tool)) => match crate::plan::resolve_in_state(tool, &store.state) {
-            Ok(v) => v,
+    let mut warnings = Vec::new();
+    let (options, secrets) = match (tool, recorded) {
+        (Some(tool), _) => match crate::plan::resolve_in_state(tool, &store.state) {
+            Ok(v) => (v, tool.secret_values.clone()),
             Err(unresolved) => {
                 return Prepared::Fail(format!(
                     "cannot resolve {}: the referenced tool has not produced that output",
@@ -553,7 +564,36 @@ fn prepare(
                 ));
             }
         },
-        (_, None) => recorded.map(|r| r.options.clone()).unwrap_or(Value::Null),
+        // No longer in the config (an orphan, or `destroy`): the recorded options, with the
+        // secrets rebuilt from the variables they came from.
+        (None, Some(r)) => match store.state.restore(&r.options, &|name| input.env.get(name)) {
+            Ok(restored) => {
+                for (option, vars) in &restored.changed {
+                    let (variable, holds) = if vars.len() == 1 {
+                        ("variable", "holds")
+                    } else {
+                        ("variables", "hold")
+                    };
+                    let vars = vars
+                        .iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    warnings.push(format!(
+                        "option `{option}`: environment {variable} {vars} now {holds} another value than the one {} was applied with; using the current value",
+                        c.key
+                    ));
+                }
+                for option in &restored.unsourced {
+                    warnings.push(format!(
+                        "option `{option}` is a secret recorded by an older dtm, without the variable it came from: the plugin gets its keyed hash, not the value"
+                    ));
+                }
+                (restored.options, restored.secrets)
+            }
+            Err(e) => return Prepared::Fail(missing_secrets(&c.key, &e)),
+        },
+        (None, None) => (Value::Null, Vec::new()),
     };
     // An update planned only because an upstream might change its outputs is a no-op if the
     // inputs turned out the same.
@@ -562,9 +602,18 @@ fn prepare(
             .iter()
             .all(|r| matches!(r, Reason::UpstreamChanges(_)))
         && let (Some(tool), Some(rec)) = (tool, recorded)
-        && store.state.redact(&options, &tool.secret_paths) == rec.options
+        && store.state.options_match(
+            &rec.options,
+            &store.state.redact(&options, &tool.secret_sources),
+        )
     {
         return Prepared::Unchanged;
+    }
+    for message in warnings {
+        (opts.events)(ExecEvent::Warning {
+            key: c.key.clone(),
+            message,
+        });
     }
     let pending = c
         .resume
@@ -608,7 +657,7 @@ fn prepare(
                 event,
             });
         }),
-        secrets: tool.map(|t| t.secret_values.clone()).unwrap_or_default(),
+        secrets,
     };
     Prepared::Job(Box::new(Job {
         idx,
@@ -616,6 +665,56 @@ fn prepare(
         request,
         ctx,
     }))
+}
+
+/// The error of a step on a tool no longer in the config whose secrets cannot be rebuilt.
+fn missing_secrets(key: &str, e: &RestoreError) -> String {
+    let RestoreError::NotSet(missing) = e;
+    let (them, values) = if missing.len() == 1 {
+        ("it", "the value")
+    } else {
+        ("them", "the values")
+    };
+    format!(
+        "{key} is no longer in the config, and state keeps only keyed hashes of its secrets: {e}. Set {them} to {values} {key} was applied with (or the current one, if rotated) and run again"
+    )
+}
+
+/// Brings the recorded secrets of tools whose options are unchanged up to date with where the
+/// config says they come from, without calling any plugin: a record written by format version 1
+/// gains the variables its secrets come from, a renamed variable is recorded under its new name,
+/// a secret recorded in clear (a typed one, before format version 2) is replaced by its hash.
+/// Returns the keys changed, to be saved. `apply` runs it, so that a tool removed from the config
+/// later can be deleted with its secrets.
+pub fn record_secret_sources(config: &Config, state: &mut State) -> Vec<String> {
+    let mut updates = Vec::new();
+    for tool in &config.tools {
+        if tool.secret_sources.is_empty() {
+            continue;
+        }
+        let key = tool.key();
+        let Some(rec) = state.resources.get(&key) else {
+            continue;
+        };
+        if rec.lifecycle != Lifecycle::Completed || rec.pending.is_some() {
+            continue;
+        }
+        let Ok(resolved) = crate::plan::resolve_in_state(tool, state) else {
+            continue;
+        };
+        let desired = state.redact(&resolved, &tool.secret_sources);
+        if desired != rec.options && state.options_match(&rec.options, &desired) {
+            updates.push((key, desired));
+        }
+    }
+    let mut keys = Vec::with_capacity(updates.len());
+    for (key, options) in updates {
+        if let Some(r) = state.resources.get_mut(&key) {
+            r.options = options;
+            keys.push(key);
+        }
+    }
+    keys
 }
 
 /// Creates or fetches the state entry for a change.
@@ -724,7 +823,7 @@ fn apply_result(
             let options = match tool {
                 Some(t) => {
                     let resolved = crate::plan::resolve_from_state(t, &store.state).0;
-                    store.state.redact(&resolved, &t.secret_paths)
+                    store.state.redact(&resolved, &t.secret_sources)
                 }
                 None => Value::Null,
             };

@@ -184,13 +184,7 @@ pub fn resolve_in_state(tool: &Tool, state: &State) -> Result<Value, Vec<String>
     if tool.refs.is_empty() {
         return Ok(tool.options.clone());
     }
-    let lookup = |t: &str, k: &str| {
-        state
-            .resources
-            .get(t)
-            .filter(|r| r.lifecycle == Lifecycle::Completed)
-            .and_then(|r| r.outputs.get(k).cloned())
-    };
+    let lookup = |t: &str, k: &str| state.completed_output(t, k);
     crate::config::resolve_refs(&tool.options, &lookup)
 }
 
@@ -274,7 +268,7 @@ pub fn plan(config: &Config, state: &State, live: &HashMap<String, Live>, mode: 
 fn plan_tool(tool: &Tool, state: &State, live: &Live) -> Change {
     let key = tool.key();
     let (resolved, complete) = resolve_from_state(tool, state);
-    let after = state.redact(&resolved, &tool.secret_paths);
+    let after = state.redact(&resolved, &tool.secret_sources);
     let mut change = Change {
         key: key.clone(),
         plugin: tool.plugin.clone(),
@@ -329,7 +323,7 @@ fn plan_tool(tool: &Tool, state: &State, live: &Live) -> Change {
         };
         change.reasons.push(Reason::LastRunFailed(err.clone()));
     }
-    if complete && after != res.options {
+    if complete && !state.options_match(&res.options, &after) {
         if change.action == Action::NoOp {
             change.action = Action::Update;
         }
@@ -440,7 +434,7 @@ pub fn topo_order(deps: &[Vec<usize>]) -> Vec<usize> {
 /// Renders options for display: secrets as `(sensitive)`.
 pub fn display_value(v: &Value) -> Value {
     match v {
-        Value::String(_) if crate::state::is_redacted(v) => Value::String("(sensitive)".into()),
+        _ if crate::state::is_redacted(v) => Value::String("(sensitive)".into()),
         Value::Array(a) => Value::Array(a.iter().map(display_value).collect()),
         Value::Object(o) => Value::Object(
             o.iter()

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use dtm_backends::{Backend, BackendError, LockInfo, Version};
 use serde::{Deserialize, Serialize};
 
-use crate::state::{Resource, State, StateError};
+use crate::state::{FORMAT_VERSION, Resource, State, StateError};
 
 /// Errors from loading or saving state.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +108,10 @@ impl StateStore {
     pub fn save(&mut self) -> Result<(), StoreError> {
         self.state.serial += 1;
         self.state.dtm_version = env!("CARGO_PKG_VERSION").to_string();
+        // A document read in an older format is written back in the current one (everything an
+        // older format holds is still understood).
+        let read_as = self.state.format_version;
+        self.state.format_version = FORMAT_VERSION;
         let bytes = self.state.to_bytes();
         match self.backend.write(&bytes, self.version.as_ref()) {
             Ok(v) => {
@@ -119,6 +123,7 @@ impl StateStore {
             }
             Err(e) => {
                 self.state.serial -= 1;
+                self.state.format_version = read_as;
                 Err(e.into())
             }
         }
@@ -132,10 +137,13 @@ impl StateStore {
         keys: impl IntoIterator<Item = &'k String>,
     ) -> Result<(), StoreError> {
         let limit = JOURNAL_MIN_LIMIT.max(self.snapshot_bytes * 2);
-        let base = self
-            .version
-            .clone()
-            .filter(|_| self.backend.supports_journal() && self.journal_bytes < limit);
+        // A document in an older format is rewritten whole first: a journal on top of it would
+        // hold records in the current format.
+        let base = self.version.clone().filter(|_| {
+            self.backend.supports_journal()
+                && self.journal_bytes < limit
+                && self.state.format_version == FORMAT_VERSION
+        });
         let Some(base) = base else {
             return self.save();
         };

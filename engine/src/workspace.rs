@@ -31,6 +31,41 @@ pub struct Settings {
     pub lock_timeout: Duration,
     /// Plugin registry, cache and lock file settings (see [`crate::registry`]).
     pub registry: RegistrySettings,
+    /// Environment variables, for the secrets of tools no longer in the config (rebuilt from
+    /// the variables state says they came from).
+    pub env: EnvLookup,
+}
+
+/// Looks up environment variables. The engine reads none itself: the caller says where they come
+/// from (the CLI: the process environment), as it does for [`crate::config::load`].
+#[derive(Clone)]
+pub struct EnvLookup(Arc<LookupFn>);
+
+type LookupFn = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+impl EnvLookup {
+    /// A lookup through `f`.
+    pub fn new(f: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+    }
+}
+
+/// No variables at all.
+impl Default for EnvLookup {
+    fn default() -> Self {
+        Self::new(|_| None)
+    }
+}
+
+impl std::fmt::Debug for EnvLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnvLookup")
+    }
 }
 
 impl Default for Settings {
@@ -42,6 +77,7 @@ impl Default for Settings {
             default_timeout: Duration::from_secs(30 * 60),
             lock_timeout: Duration::ZERO,
             registry: RegistrySettings::default(),
+            env: EnvLookup::default(),
         }
     }
 }
@@ -389,7 +425,8 @@ impl Workspace {
             // Options applied successfully before and unchanged since need no second opinion.
             let unchanged = state.resources.get(&tool.key()).is_some_and(|r| {
                 r.lifecycle == crate::state::Lifecycle::Completed
-                    && r.options == state.redact(&options, &tool.secret_paths)
+                    && state
+                        .options_match(&r.options, &state.redact(&options, &tool.secret_sources))
             });
             if unchanged {
                 return Ok(());
@@ -438,9 +475,18 @@ impl Workspace {
         let Some(plugin) = self.plugins.get(&res.plugin) else {
             return Ok(Live::Unknown);
         };
-        let options = match tool {
-            Some(t) => crate::plan::resolve_from_state(t, state).0,
-            None => res.options.clone(),
+        let (options, secrets) = match tool {
+            Some(t) => (
+                crate::plan::resolve_from_state(t, state).0,
+                t.secret_values.clone(),
+            ),
+            // No longer in the config: the recorded options, secrets rebuilt from the
+            // environment. Without them the plugin could only be given hashes; leave the status
+            // unknown and let the step that needs them say which variable to set.
+            None => match state.restore(&res.options, &|name| self.settings.env.get(name)) {
+                Ok(restored) => (restored.options, restored.secrets),
+                Err(_) => return Ok(Live::Unknown),
+            },
         };
         let req = request(
             Operation::Read,
@@ -456,7 +502,7 @@ impl Workspace {
                 tool.and_then(|t| t.timeout)
                     .unwrap_or(self.settings.default_timeout),
             ),
-            secrets: tool.map(|t| t.secret_values.clone()).unwrap_or_default(),
+            secrets,
             ..CallContext::default()
         };
         match plugin.run(&req, &ctx)? {

@@ -96,6 +96,10 @@ fn ci_from_template_gets_vars_scm_and_language() {
     // The secret in the template is a secret of the generated tool.
     assert_eq!(t.secret_paths, ["/pipeline/imageRepo/token"]);
     assert_eq!(t.secret_values, ["reg-tok"]);
+    assert_eq!(
+        t.secret_sources[0].parts,
+        [config::SecretPart::Env("REGISTRY_TOKEN".into())]
+    );
     // The tool is where its CI entry is; its options where the template wrote them.
     assert_eq!(t.loc.line, 17);
     assert_eq!(t.option_locs["/pipeline/branch"].line, 37);

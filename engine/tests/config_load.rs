@@ -277,6 +277,25 @@ tools:
     );
     assert_eq!(t.secret_values, ["tok", "12345"]);
     assert_eq!(t.options.pointer("/headers/x~1y~0z"), Some(&json!(12345)));
+    // Where each secret comes from, so that state can rebuild it from the environment: the
+    // variable behind `[[ token ]]` is `TOKEN`, and the text around it is kept.
+    use config::SecretPart::{Env, Text};
+    let sources: Vec<_> = t
+        .secret_sources
+        .iter()
+        .map(|s| (s.pointer.as_str(), s.parts.clone()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            (
+                "/env/1/value",
+                vec![Text("Bearer ".into()), Env("TOKEN".into())]
+            ),
+            ("/args/1", vec![Env("PASS".into())]),
+            ("/headers/x~1y~0z", vec![Env("PASS".into())]),
+        ]
+    );
 }
 
 #[test]

@@ -83,3 +83,31 @@ fn a_corrupt_journal_record_is_refused_not_skipped() {
     let err = StateStore::open(Box::new(LocalBackend::new(path))).unwrap_err();
     assert!(err.to_string().contains("journal"), "{err}");
 }
+
+#[test]
+fn a_format_1_document_is_read_and_written_back_in_the_current_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devstream.state");
+    let mut old = serde_json::to_value(dtm_engine::state::State::new()).unwrap();
+    old["format_version"] = 1.into();
+    old["resources"]["file.a"] = serde_json::to_value(resource("a")).unwrap();
+    old["resources"]["file.a"]["options"]["token"] = "(secret hmac-sha256:00ff)".into();
+    std::fs::write(&path, old.to_string()).unwrap();
+
+    let mut store = open(&path);
+    assert_eq!(store.state.format_version, 1);
+    // Reading writes nothing.
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), old.to_string());
+    // The first change rewrites the whole document (no journal on top of the old format).
+    store.state.resources.insert("file.b".into(), resource("b"));
+    store.save_changes(&["file.b".to_string()]).unwrap();
+    assert!(!dir.path().join("devstream.state.journal").exists());
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(written["format_version"], dtm_engine::state::FORMAT_VERSION);
+    assert_eq!(
+        written["resources"]["file.a"]["options"]["token"],
+        "(secret hmac-sha256:00ff)"
+    );
+    assert_eq!(open(&path).state.resources.len(), 2);
+}

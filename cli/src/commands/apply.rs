@@ -143,6 +143,8 @@ fn locked(
         return Ok(Exit::Interrupted);
     }
     if !plan.has_changes() {
+        record_secret_sources(kind, &ws.config, store)?;
+        store.compact().context("cannot save state")?;
         if json {
             render::json_out(&json!({ "plan": render::plan_json(&plan), "outcome": null }))?;
         }
@@ -164,9 +166,11 @@ fn locked(
         workdir: ws.config.dir.clone(),
         events: progress.sink(),
     };
+    record_secret_sources(kind, &ws.config, store)?;
     let input = ExecInput {
         config: &ws.config,
         plugins: &ws.plugins,
+        env: &ws.settings.env,
     };
     let outcome = execute(&plan, &input, store, &opts);
     if json {
@@ -181,4 +185,22 @@ fn locked(
     } else {
         Exit::Failed
     })
+}
+
+/// `apply` records where the secrets of unchanged tools come from when state lacks it (a state
+/// written before dtm recorded it, a renamed variable), so that each tool can still be deleted
+/// with its secrets once it is removed from the config. No plugin is called.
+fn record_secret_sources(
+    kind: Kind,
+    config: &dtm_engine::config::Config,
+    store: &mut dtm_engine::store::StateStore,
+) -> Result<()> {
+    if kind != Kind::Apply {
+        return Ok(());
+    }
+    let keys = dtm_engine::executor::record_secret_sources(config, &mut store.state);
+    if !keys.is_empty() {
+        store.save_changes(&keys).context("cannot save state")?;
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use super::refs::find_refs;
 use super::suggest::{did_you_mean, hint};
 use super::template::SECRET_OPEN;
 use super::yaml::{Kind, Node, Pos, Style, plain_value};
-use super::{OutputRef, StateConfig, Tool};
+use super::{OutputRef, SecretSource, StateConfig, Tool};
 
 /// Top-level keys of a config file.
 pub(crate) const TOP_KEYS: &[&str] = &["config", "vars", "tools", "apps", "pipelineTemplates"];
@@ -569,6 +569,7 @@ impl Loader<'_> {
                 options,
                 secret_paths: conv.secret_paths,
                 secret_values: conv.secret_values,
+                secret_sources: conv.secret_sources,
                 refs: conv.refs,
                 loc,
                 option_locs: conv.locs,
@@ -609,6 +610,10 @@ impl Loader<'_> {
                     let mut found = Vec::new();
                     let clear = self.secrets.reveal_into(text, &mut found);
                     out.secret_paths.push(pointer.clone());
+                    out.secret_sources.push(SecretSource {
+                        pointer: pointer.clone(),
+                        parts: self.secrets.source_parts(text),
+                    });
                     for i in found {
                         let value = self.secrets.value(i);
                         if !out.secret_values.iter().any(|v| v == value) {
@@ -666,6 +671,7 @@ impl Loader<'_> {
 struct OptionsOut {
     secret_paths: Vec<String>,
     secret_values: Vec<String>,
+    secret_sources: Vec<SecretSource>,
     refs: Vec<OutputRef>,
     ref_pos: Vec<Pos>,
     locs: BTreeMap<String, super::Loc>,

@@ -31,6 +31,8 @@ mod yaml;
 pub use load::load;
 pub use plugins::validate_against_plugins;
 pub use refs::resolve_refs;
+pub(crate) use vars::value_text;
+pub(crate) use yaml::plain_value;
 
 /// A position in a config file, 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -143,6 +145,9 @@ pub struct Tool {
     pub secret_paths: Vec<String>,
     /// The clear-text secret values used by this tool, for masking logs.
     pub secret_values: Vec<String>,
+    /// Where each secret string comes from (one per entry of `secret_paths`, same order), so
+    /// that state can record how to rebuild it from the environment.
+    pub secret_sources: Vec<SecretSource>,
     /// Every output reference in `options`.
     pub refs: Vec<OutputRef>,
     /// Where the tool is defined.
@@ -156,6 +161,26 @@ impl Tool {
     pub fn key(&self) -> String {
         format!("{}.{}", self.plugin, self.instance_id)
     }
+}
+
+/// How the option string at one secret path is made: text as written and environment
+/// variables. State records it next to the secret's keyed hash, so that a tool removed from the
+/// config can still be given its secrets (rebuilt from the environment) when it is deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSource {
+    /// JSON pointer (into options) of the string.
+    pub pointer: String,
+    /// The string, piece by piece, in order.
+    pub parts: Vec<SecretPart>,
+}
+
+/// One piece of a [`SecretSource`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretPart {
+    /// Text as written, variables substituted (output references `${{ }}` may still be in it).
+    Text(String),
+    /// The value of this environment variable (`[[ env "NAME" ]]`).
+    Env(String),
 }
 
 /// One `${{ tool.instance.outputs.key }}` occurrence.

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::SecretPart;
 use super::load::Loader;
 use super::suggest::hint;
 use super::template::{ExprKind, LATE_CLOSE, LATE_OPEN, SECRET_CLOSE, SECRET_OPEN};
@@ -43,6 +44,8 @@ enum VarState {
 #[derive(Debug, Default)]
 pub(crate) struct Secrets {
     values: Vec<String>,
+    /// The environment variable of each value.
+    names: Vec<String>,
     by_name: HashMap<String, Option<usize>>,
 }
 
@@ -106,6 +109,18 @@ impl Secrets {
 
     pub fn value(&self, index: usize) -> &str {
         self.values.get(index).map_or("", String::as_str)
+    }
+
+    /// How `s` (which holds secret tokens) is made: its text and the environment variables of
+    /// its secrets.
+    pub fn source_parts(&self, s: &str) -> Vec<SecretPart> {
+        pieces(s, SECRET_OPEN, SECRET_CLOSE)
+            .into_iter()
+            .map(|piece| match piece {
+                Piece::Text(t) => SecretPart::Text(t.to_owned()),
+                Piece::Token(i) => SecretPart::Env(self.names.get(i).cloned().unwrap_or_default()),
+            })
+            .collect()
     }
 }
 
@@ -341,6 +356,7 @@ impl Loader<'_> {
             None => {
                 let index = (self.env)(name).map(|value| {
                     self.secrets.values.push(value);
+                    self.secrets.names.push(name.to_owned());
                     self.secrets.values.len() - 1
                 });
                 self.secrets.by_name.insert(name.to_owned(), index);
