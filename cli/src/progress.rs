@@ -138,6 +138,14 @@ impl Progress {
                 self.finish(&key);
                 self.line(format!("{key}: {} failed: {error}", action.as_str()));
             }
+            ExecEvent::Paused {
+                key,
+                action,
+                message,
+            } => {
+                self.finish(&key);
+                self.line(format!("{key}: {} paused: {message}", action.as_str()));
+            }
             ExecEvent::Warning { key, message } => self.line(format!("{key}: warning: {message}")),
             ExecEvent::Skipped { key, reason } => self.line(format!("{key}: skipped: {reason}")),
         }

@@ -195,6 +195,23 @@ pub fn outcome_text(out: &mut dyn Write, outcome: &Outcome, verb: &str) -> std::
     let count = |r: &str| outcome.with_result(r).count();
     let failed: Vec<_> = outcome.with_result("failed").collect();
     let skipped: Vec<_> = outcome.with_result("skipped").collect();
+    let paused: Vec<_> = outcome.with_result("paused").collect();
+    if !paused.is_empty() {
+        writeln!(
+            out,
+            "\n{}",
+            st.upd.apply_to("Paused (the next run resumes them):")
+        )?;
+        for r in &paused {
+            writeln!(
+                out,
+                "  {} ({}): {}",
+                st.bold.apply_to(&r.key),
+                r.action.as_str(),
+                r.message.as_deref().unwrap_or("")
+            )?;
+        }
+    }
     if !failed.is_empty() {
         writeln!(out, "\n{}", st.del.apply_to("Failed:"))?;
         for r in &failed {
@@ -238,13 +255,18 @@ pub fn outcome_text(out: &mut dyn Write, outcome: &Outcome, verb: &str) -> std::
     };
     writeln!(
         out,
-        "\n{headline} {} created, {} updated, {} deleted, {} unchanged, {} failed, {} skipped.",
+        "\n{headline} {} created, {} updated, {} deleted, {} unchanged, {} failed, {} skipped{}.",
         by(Action::Create),
         by(Action::Update),
         by(Action::Delete),
         count("unchanged"),
         failed.len(),
-        skipped.len()
+        skipped.len(),
+        if paused.is_empty() {
+            String::new()
+        } else {
+            format!(", {} paused", paused.len())
+        }
     )
 }
 

@@ -97,7 +97,7 @@ impl Cluster {
 
 fn finish(mut child: Child, rx: &mpsc::Receiver<String>) -> String {
     let status = child.wait().unwrap();
-    let rest: Vec<String> = rx.try_iter().collect();
+    let rest: Vec<String> = rx.iter().collect();
     assert!(
         status.success(),
         "dtm failed: {status}\n{}",
@@ -628,17 +628,18 @@ fn k8s_manifest_interrupted_wait_resumes_on_the_next_apply() {
     assert!(rc.success());
     let mut child = child;
     let status = child.wait().unwrap();
-    let rest: Vec<String> = rx.try_iter().collect();
+    let rest: Vec<String> = rx.iter().collect();
     assert_eq!(status.code(), Some(130), "{}", rest.join("\n"));
-    // The step is recorded as paused (failed, its pending data kept for the next run).
-    let recorded = s.state()["resources"]["k8s-manifest.lb"].clone();
+    // The step is paused: still pending, with its progress data, and said so in the summary.
+    let rest = rest.join("\n");
     assert!(
-        recorded["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("paused by the interrupt"),
-        "{recorded}"
+        rest.contains("Paused (the next run resumes them):"),
+        "{rest}"
     );
+    assert!(rest.contains("1 paused"), "{rest}");
+    let recorded = s.state()["resources"]["k8s-manifest.lb"].clone();
+    assert_eq!(recorded["lifecycle"], "pending", "{recorded}");
+    assert!(recorded["last_error"].is_null(), "{recorded}");
     assert_eq!(recorded["pending"]["data"]["phase"], "ready", "{recorded}");
 
     // The address arrives while dtm is not running; the next apply resumes the wait (it does

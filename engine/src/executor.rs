@@ -58,6 +58,15 @@ pub enum ExecEvent {
         /// The error.
         error: String,
     },
+    /// A long-running step was left pending by an interrupt; the next run resumes it.
+    Paused {
+        /// Tool key.
+        key: String,
+        /// Action.
+        action: Action,
+        /// What it was waiting for, and that it will resume.
+        message: String,
+    },
     /// Something the user should know about a step that still runs.
     Warning {
         /// Tool key.
@@ -109,7 +118,7 @@ pub struct ToolResult {
     pub key: String,
     /// Planned action.
     pub action: Action,
-    /// `done`, `unchanged`, `failed`, `skipped`.
+    /// `done`, `unchanged`, `failed`, `paused` (left pending by an interrupt), `skipped`.
     pub result: String,
     /// Error or skip reason.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -399,7 +408,24 @@ pub fn execute(
                                     });
                                     finished_batch.push((idx, true));
                                 }
-                                Err(error) => {
+                                Err(StepError::Paused(message)) => {
+                                    // Not finished: its dependents wait for a later run.
+                                    node[idx] = NodeState::Failed;
+                                    (opts.events)(ExecEvent::Paused {
+                                        key: c.key.clone(),
+                                        action: c.action,
+                                        message: message.clone(),
+                                    });
+                                    outcome.results.push(ToolResult {
+                                        key: c.key.clone(),
+                                        action: c.action,
+                                        result: "paused".into(),
+                                        message: Some(message),
+                                        elapsed_ms: Some(elapsed.as_millis() as u64),
+                                    });
+                                    finished_batch.push((idx, false));
+                                }
+                                Err(StepError::Failed(error)) => {
                                     node[idx] = NodeState::Failed;
                                     (opts.events)(ExecEvent::Failed {
                                         key: c.key.clone(),
@@ -786,6 +812,29 @@ fn record_pending(
     r.updated = now;
 }
 
+/// Why a step did not complete.
+enum StepError {
+    /// It failed; the message says why.
+    Failed(String),
+    /// An interrupt left it pending; the next run resumes it.
+    Paused(String),
+}
+
+/// A step an interrupt left pending: still pending (the next plan resumes it), not failed.
+fn record_paused(
+    store: &mut StateStore,
+    c: &Change,
+    tools: &HashMap<String, &Tool>,
+    input: &ExecInput<'_>,
+    message: &str,
+) {
+    let now = now_rfc3339();
+    let r = entry(store, c, tools, input);
+    r.lifecycle = Lifecycle::Pending;
+    r.updated = now.clone();
+    r.record(c.action.as_str(), format!("paused: {message}"), &now);
+}
+
 fn record_failure(
     store: &mut StateStore,
     c: &Change,
@@ -811,7 +860,7 @@ fn apply_result(
     tools: &HashMap<String, &Tool>,
     input: &ExecInput<'_>,
     result: Result<Response, HostError>,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let now = now_rfc3339();
     match result {
         Ok(Response::Done { status, outputs }) => {
@@ -856,19 +905,18 @@ fn apply_result(
             };
             let error = format!("the plugin answered `{kind}` to `{}`", c.action.as_str());
             record_failure(store, c, tools, input, &error, false);
-            Err(error)
+            Err(StepError::Failed(error))
         }
         Err(e) => {
             // A timed-out or abandoned long-running step keeps its progress data: the next run resumes it.
-            let keep = matches!(
-                e,
-                HostError::Timeout { .. }
-                    | HostError::Abandoned { .. }
-                    | HostError::Interrupted { .. }
-            );
             let error = e.to_string();
+            if matches!(e, HostError::Interrupted { .. }) {
+                record_paused(store, c, tools, input, &error);
+                return Err(StepError::Paused(error));
+            }
+            let keep = matches!(e, HostError::Timeout { .. } | HostError::Abandoned { .. });
             record_failure(store, c, tools, input, &error, keep);
-            Err(error)
+            Err(StepError::Failed(error))
         }
     }
 }
