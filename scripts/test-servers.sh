@@ -2,7 +2,8 @@
 # Real servers for the state backend tests, on loopback only:
 #   - an S3-compatible store: moto's server (PyPI `moto[server]`, installed if missing);
 #   - a Kubernetes API server: the genuine kube-apiserver v1.20.2 built from Debian's source
-#     package by ../shared/tools/kube-apiserver/ (beside the checkout; cached per machine).
+#     package by ../shared/tools/kube-apiserver/ (beside the checkout; cached per machine), with
+#     its controller-manager, plus a second one running the workload controllers.
 #
 # Usage (from anywhere in the checkout):
 #   scripts/test-servers.sh start    # install/build what is missing, start both, write the env file
@@ -94,13 +95,54 @@ start_kube() {
   fi
   touch "$STATE_DIR/kube.started"
   log "kube-apiserver v1.20.2 ready, kubeconfig $kubeconfig"
+  start_workload_controllers "$kube_dir" || return 1
   {
     echo "export DTM_TEST_KUBECONFIG=$kubeconfig"
     echo "export DTM_TEST_KUBE_SERVER='kube-apiserver v1.20.2'"
   } >>"$ENV_FILE.tmp"
 }
 
+# The shared start.sh runs only the namespace and garbage-collector controllers. The workload
+# controllers (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job) run in a second, genuine
+# kube-controller-manager, so that readiness is judged on the status real controllers write. There
+# is still no scheduler or kubelet: Pods never run. (The service-account controllers stay off:
+# the tests create what they need.)
+start_workload_controllers() {
+  local kube_dir="$1"
+  local kcm="$kube_dir/bin/kube-controller-manager" kcfg="$kube_dir/run/kcm.kubeconfig"
+  if [ ! -x "$kcm" ] || [ ! -f "$kcfg" ]; then
+    log "no kube-controller-manager or its kubeconfig in $kube_dir; workload controllers not started"
+    return 1
+  fi
+  local port
+  port="$(free_port)"
+  mkdir -p "$STATE_DIR/kcm-workloads-certs"
+  setsid nohup "$kcm" --kubeconfig="$kcfg" \
+    --authentication-kubeconfig="$kcfg" --authorization-kubeconfig="$kcfg" \
+    --bind-address=127.0.0.1 --secure-port="$port" --port=0 \
+    --cert-dir="$STATE_DIR/kcm-workloads-certs" \
+    --controllers=deployment,replicaset,statefulset,daemonset,job \
+    --leader-elect=false >"$STATE_DIR/kcm-workloads.log" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/kcm-workloads.pid"
+  sleep 1
+  if ! kill -0 "$(cat "$STATE_DIR/kcm-workloads.pid")" 2>/dev/null; then
+    tail -20 "$STATE_DIR/kcm-workloads.log" >&2
+    log "the workload controllers exited; see $STATE_DIR/kcm-workloads.log"
+    return 1
+  fi
+  log "workload controllers (deployment, replicaset, statefulset, daemonset, job) running"
+}
+
 stop() {
+  if [ -f "$STATE_DIR/kcm-workloads.pid" ]; then
+    local kpid
+    kpid="$(cat "$STATE_DIR/kcm-workloads.pid")"
+    if [ -n "$kpid" ] && tr '\0' ' ' <"/proc/$kpid/cmdline" 2>/dev/null | grep -q kube-controller-manager; then
+      kill -TERM "$kpid" 2>/dev/null || true
+      log "workload controllers stopped (pid $kpid)"
+    fi
+    rm -f "$STATE_DIR/kcm-workloads.pid"
+  fi
   if [ -f "$STATE_DIR/moto.pid" ]; then
     local pid
     pid="$(cat "$STATE_DIR/moto.pid")"

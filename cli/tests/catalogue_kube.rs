@@ -166,6 +166,34 @@ fn manifest_config(kubeconfig: &str, ns: &str, greeting: &str, with_service: boo
       kind: ConfigMap
       metadata: {{name: settings, labels: {{app: web}}}}
       data: {{greeting: {greeting}}}
+    # Workloads scaled to zero: ready once their (real) controllers have seen them.
+    - apiVersion: apps/v1
+      kind: Deployment
+      metadata: {{name: api}}
+      spec:
+        replicas: 0
+        selector: {{matchLabels: {{app: api}}}}
+        template:
+          metadata: {{labels: {{app: api}}}}
+          spec: {{containers: [{{name: api, image: registry.invalid/api:1}}]}}
+    - apiVersion: apps/v1
+      kind: StatefulSet
+      metadata: {{name: db}}
+      spec:
+        replicas: 0
+        serviceName: db
+        selector: {{matchLabels: {{app: db}}}}
+        template:
+          metadata: {{labels: {{app: db}}}}
+          spec: {{containers: [{{name: db, image: registry.invalid/db:1}}]}}
+    - apiVersion: apps/v1
+      kind: DaemonSet
+      metadata: {{name: agent}}
+      spec:
+        selector: {{matchLabels: {{app: agent}}}}
+        template:
+          metadata: {{labels: {{app: agent}}}}
+          spec: {{containers: [{{name: agent, image: registry.invalid/agent:1}}]}}
 {service}"
     )
 }
@@ -220,6 +248,9 @@ fn k8s_manifest_story() {
     let widget_crd = format!("CustomResourceDefinition widgets.{group}");
     let mut expected = vec![
         format!("ConfigMap {ns}/settings"),
+        format!("DaemonSet {ns}/agent"),
+        format!("Deployment {ns}/api"),
+        format!("StatefulSet {ns}/db"),
         widget_crd.clone(),
         format!("Namespace {ns}"),
         format!("Service {ns}/web"),
@@ -268,6 +299,18 @@ fn k8s_manifest_story() {
         k.get(&configmaps, "settings").unwrap()["data"]["greeting"],
         "hello"
     );
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    // A Deployment scaled by hand is drift; apply scales it back and waits for the rollout.
+    let deployments = k.ns::<k8s_openapi::api::apps::v1::Deployment>(&ns);
+    k.edit(&deployments, "api", json!({"spec": {"replicas": 2}}));
+    let out = s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(
+        out.all().contains(&format!("Deployment {ns}/api")),
+        "{}",
+        out.all()
+    );
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(k.get(&deployments, "api").unwrap()["spec"]["replicas"], 0);
     s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
     k.remove(&widgets, "w1");
     s.run(&["verify", "-f", "dtm.yaml"]).expect(2);
@@ -352,6 +395,17 @@ fn k8s_manifest_pod_readiness_times_out_and_delete_removes_what_it_applied() {
       spec:
         automountServiceAccountToken: false
         containers: [{{name: app, image: registry.invalid/app:1}}]
+    - apiVersion: apps/v1
+      kind: Deployment
+      metadata: {{name: api}}
+      spec:
+        replicas: 1
+        selector: {{matchLabels: {{app: api}}}}
+        template:
+          metadata: {{labels: {{app: api}}}}
+          spec:
+            automountServiceAccountToken: false
+            containers: [{{name: api, image: registry.invalid/api:1}}]
 "
         ),
     );
@@ -363,6 +417,13 @@ fn k8s_manifest_pod_readiness_times_out_and_delete_removes_what_it_applied() {
         out.all()
     );
     assert!(out.all().contains("not scheduled"), "{}", out.all());
+    // The Deployment's controller made a ReplicaSet and a Pod, which no node ever runs.
+    assert!(
+        out.all()
+            .contains(&format!("Deployment {ns}/api: 0 of 1 replicas available")),
+        "{}",
+        out.all()
+    );
     assert!(k.get(&pods, "web").is_some());
     assert_eq!(
         s.state()["resources"]["k8s-manifest.pod"]["lifecycle"],
@@ -386,6 +447,10 @@ fn k8s_manifest_pod_readiness_times_out_and_delete_removes_what_it_applied() {
         out.all()
     );
     assert!(k.get(&pods, "web").is_none());
+    assert!(
+        k.get(&k.ns::<k8s_openapi::api::apps::v1::Deployment>(&ns), "api")
+            .is_none()
+    );
     assert!(k.get(&configmaps, "theirs").is_some());
 
     // `wait: false` accepts the applied Pod as it is.
