@@ -7,9 +7,10 @@
 #     critical-path bound;
 #   - verifying and loading 20 plugins from the plugin cache (C plugins built with `cc`);
 #   - startup (`dtm version`).
-# Usage: bench/run.sh [--quick] [--profile release|debug] [--out FILE]
+# Usage: bench/run.sh [--quick] [--profile release|debug] [--only SECTION] [--out FILE]
 #   --quick    smoke run (N = 100 only, one run each) for CI, so the script cannot rot.
 #   --profile  which build to measure (default release; CI's smoke run reuses the debug build).
+#   --only     run one section: scale, sleep, cache or startup (default: all of them).
 # Results are printed as a Markdown table and written to FILE (default bench/results.md).
 # Needs: a release build (`cargo build --release --workspace`), hyperfine, GNU time.
 set -euo pipefail
@@ -18,15 +19,19 @@ root=$(pwd)
 quick=0
 profile=release
 out="$root/bench/results.md"
+only=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --profile) profile="$2"; shift ;;
     --out) out="$2"; shift ;;
+    --only) only="$2"; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
 done
+case "$only" in all|scale|sleep|cache|startup) ;; *) echo "unknown section: $only (scale, sleep, cache, startup)" >&2; exit 2 ;; esac
+want() { [ "$only" = all ] || [ "$only" = "$1" ]; }
 
 bin="${CARGO_TARGET_DIR:-$root/target}/$profile"
 dtm="$bin/dtm"
@@ -44,45 +49,52 @@ if [ $quick = 1 ]; then sizes="100"; shapes="independent chain dag"; runs=1; els
 mean() { python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["mean"])' "$1"; }
 rss_mb() { awk -F: '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$1"; }
 
-echo "| N | shape | first apply (s) | peak RSS apply (MB) | no-op plan (s) | peak RSS plan (MB) | destroy (s) | state size (KB) |" > "$out"
-echo "|---|---|---|---|---|---|---|---|" >> "$out"
-for n in $sizes; do
-  for shape in $shapes; do
-    d="$work/$shape-$n"; mkdir -p "$d"; cd "$d"
-    python3 "$root/bench/gen.py" "$n" "$shape" > config.yaml
-    clean='rm -f devstream.state devstream.state.*'
-    # First apply: fresh state before every run.
-    hyperfine -N --runs "$runs" --prepare "$clean" --export-json apply.json "$dtm apply -y -o json" >/dev/null 2>&1
-    eval "$clean"
-    /usr/bin/time -v "$dtm" apply -y -o json >/dev/null 2> apply.time
-    size=$(( $(stat -c %s devstream.state) / 1024 ))
-    hyperfine -N --warmup 1 --runs "$runs" --export-json plan.json "$dtm plan" >/dev/null 2>&1
-    /usr/bin/time -v "$dtm" plan >/dev/null 2> plan.time
-    hyperfine -N --runs "$runs" --prepare "$dtm apply -y -o json" --export-json destroy.json "$dtm destroy -y -o json" >/dev/null 2>&1
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$shape" "$(mean apply.json)" "$(rss_mb apply.time)" \
-      "$(mean plan.json)" "$(rss_mb plan.time)" "$(mean destroy.json)" "$size" | tee -a "$out"
-    cd "$root"
+: > "$out"
+if want scale; then
+  echo "| N | shape | first apply (s) | peak RSS apply (MB) | no-op plan (s) | peak RSS plan (MB) | destroy (s) | state size (KB) |" >> "$out"
+  echo "|---|---|---|---|---|---|---|---|" >> "$out"
+  for n in $sizes; do
+    for shape in $shapes; do
+      d="$work/$shape-$n"; mkdir -p "$d"; cd "$d"
+      python3 "$root/bench/gen.py" "$n" "$shape" > config.yaml
+      clean='rm -f devstream.state devstream.state.*'
+      # First apply: fresh state before every run.
+      hyperfine -N --runs "$runs" --prepare "$clean" --export-json apply.json "$dtm apply -y -o json" >/dev/null 2>&1
+      eval "$clean"
+      /usr/bin/time -v "$dtm" apply -y -o json >/dev/null 2> apply.time
+      size=$(( $(stat -c %s devstream.state) / 1024 ))
+      hyperfine -N --warmup 1 --runs "$runs" --export-json plan.json "$dtm plan" >/dev/null 2>&1
+      /usr/bin/time -v "$dtm" plan >/dev/null 2> plan.time
+      hyperfine -N --runs "$runs" --prepare "$dtm apply -y -o json" --export-json destroy.json "$dtm destroy -y -o json" >/dev/null 2>&1
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$shape" "$(mean apply.json)" "$(rss_mb apply.time)" \
+        "$(mean plan.json)" "$(rss_mb plan.time)" "$(mean destroy.json)" "$size" | tee -a "$out"
+      cd "$root"
+    done
   done
-done
+fi
 
 # Sleeping DAG: 200 tools, 100 ms per call, 10 workers, against the critical-path bound.
-d="$work/sleep"; mkdir -p "$d"; cd "$d"
-for shape in layered dag; do
-  python3 "$root/bench/gen.py" 200 "$shape" --sleep-ms 100 > config.yaml
-  bound=$(python3 "$root/bench/gen.py" 200 "$shape" --sleep-ms 100 --bound 10)
-  hyperfine -N --runs "$runs" --prepare 'rm -f devstream.state devstream.state.*' --export-json sleep.json \
-    "$dtm apply -y -o json --parallelism 10" >/dev/null 2>&1
-  t=$(mean sleep.json)
-  echo "" >> "$out"
-  python3 -c 'import sys; t,b=float(sys.argv[1]),float(sys.argv[2]); print("sleeping DAG (%s, 200 x 100 ms, --parallelism 10): %.3f s vs critical-path bound %.3f s: %+.1f%%" % (sys.argv[3], t, b, (t/b-1)*100))' "$t" "$bound" "$shape" | tee -a "$out"
-done
-cd "$root"
+if want sleep; then
+  d="$work/sleep"; mkdir -p "$d"; cd "$d"
+  for shape in layered dag; do
+    python3 "$root/bench/gen.py" 200 "$shape" --sleep-ms 100 > config.yaml
+    bound=$(python3 "$root/bench/gen.py" 200 "$shape" --sleep-ms 100 --bound 10)
+    hyperfine -N --runs "$runs" --prepare 'rm -f devstream.state devstream.state.*' --export-json sleep.json \
+      "$dtm apply -y -o json --parallelism 10" >/dev/null 2>&1
+    t=$(mean sleep.json)
+    echo "" >> "$out"
+    python3 -c 'import sys; t,b=float(sys.argv[1]),float(sys.argv[2]); print("sleeping DAG (%s, 200 x 100 ms, --parallelism 10): %.3f s vs critical-path bound %.3f s: %+.1f%%" % (sys.argv[3], t, b, (t/b-1)*100))' "$t" "$bound" "$shape" | tee -a "$out"
+  done
+  cd "$root"
+fi
 
 # Plugins from the cache: 20 small C plugins (bench/c-plugin), each padded to 6 MiB like a real
 # plugin build, published to a signed file:// registry and fetched once with `dtm init`. Every
 # later `dtm plan` of a config using all 20 verifies each cached library (SHA-256 against the
 # lock file) and loads it; the difference from the plan of an empty config is that cost.
-if command -v cc >/dev/null 2>&1; then
+if ! want cache; then
+  :
+elif command -v cc >/dev/null 2>&1; then
   d="$work/cache"; mkdir -p "$d/libs"; cd "$d"
   "$dtm" plugin keygen --out "$d/key" --trust >/dev/null
   printf 'tools:\n' > plugins.yaml
@@ -110,7 +122,9 @@ else
   echo "no C compiler: skipping the plugin cache benchmark" | tee -a "$out"
 fi
 
-hyperfine -N --warmup 3 --runs $(( runs * 10 )) --export-json "$work/version.json" "$dtm version" >/dev/null 2>&1
-echo "" >> "$out"
-echo "startup (dtm version): $(python3 -c 'import json,sys; print("%.2f ms" % (json.load(open(sys.argv[1]))["results"][0]["mean"]*1000))' "$work/version.json")" | tee -a "$out"
+if want startup; then
+  hyperfine -N --warmup 3 --runs $(( runs * 10 )) --export-json "$work/version.json" "$dtm version" >/dev/null 2>&1
+  echo "" >> "$out"
+  echo "startup (dtm version): $(python3 -c 'import json,sys; print("%.2f ms" % (json.load(open(sys.argv[1]))["results"][0]["mean"]*1000))' "$work/version.json")" | tee -a "$out"
+fi
 echo "results written to $out"
