@@ -90,8 +90,10 @@ fi
 
 # Plugins from the cache: 20 small C plugins (bench/c-plugin), each padded to 6 MiB like a real
 # plugin build, published to a signed file:// registry and fetched once with `dtm init`. Every
-# later `dtm plan` of a config using all 20 verifies each cached library (SHA-256 against the
-# lock file) and loads it; the difference from the plan of an empty config is that cost.
+# later `dtm plan` of a config using all 20 verifies each cached library against the lock file
+# (hashing it on the first run after download, which writes its verified stamp, then checking the
+# stamp: the warmup runs do the hashing) and loads it; the difference from the plan of an empty
+# config is that cost.
 if ! want cache; then
   :
 elif command -v cc >/dev/null 2>&1; then

@@ -68,11 +68,33 @@ impl World {
     fn published_lib(&self) -> PathBuf {
         self.version_dir().join(platform()).join(lib_file())
     }
+    /// Where the cache keeps `file` 0.1.0 for this platform.
+    fn cache_dir(&self) -> PathBuf {
+        self.home().join("plugins/file/0.1.0").join(platform())
+    }
+    /// The cached workspace build of `file` (entries are named by the build's hash).
     fn cached_lib(&self) -> PathBuf {
-        self.home()
-            .join("plugins/file/0.1.0")
-            .join(platform())
-            .join(lib_file())
+        self.cached_build(&lib("file"))
+    }
+    /// Where the cache keeps the build `library` is a copy of.
+    fn cached_build(&self, library: &Path) -> PathBuf {
+        self.cache_dir().join(sha256(library)).join(lib_file())
+    }
+    /// Where the cache keeps the build with hash `sha256`.
+    fn cached_build_of(&self, sha256: &str) -> PathBuf {
+        self.cache_dir().join(sha256).join(lib_file())
+    }
+    /// Every cached library of `file` 0.1.0 for this platform, whatever its hash.
+    fn cached_libs(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = std::fs::read_dir(self.cache_dir())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join(lib_file()))
+            .filter(|p| p.is_file())
+            .collect();
+        out.sort();
+        out
     }
 
     fn publish(&self, libs: &[PathBuf]) {
@@ -354,12 +376,193 @@ fn lock_pins_the_build() {
         err.contains("dtm.lock pins sha256") && err.contains(&pinned),
         "{err}"
     );
-    assert!(!w.cached_lib().exists());
+    assert_eq!(w.cached_libs(), Vec::<PathBuf>::new());
     // Upgrading accepts the registry's build and rewrites the lock.
     w.in_project(&p, &["init", "-f", "dtm.yaml", "--upgrade"])
         .ok();
     let lock = std::fs::read_to_string(p.join("dtm.lock")).unwrap();
     assert!(lock.contains(&sha256(&other)), "{lock}");
+}
+
+/// `./install.sh` republishes an unchanged version with `--force` after every rebuild. A config
+/// initialised afterwards gets the new build; one whose lock pins the old build must keep it.
+#[test]
+fn a_republished_version_keeps_the_build_another_lock_pins() {
+    let w = World::new();
+    let registry = format!("file://{}", w.registry().display());
+    let a = w.project("a", &registry);
+    w.in_project(&a, &["init", "-f", "dtm.yaml"]).ok();
+    let x = lib("file");
+
+    // Build Y: the same version with other bytes (trailing data keeps it loadable).
+    let y = w.path("rebuilt").join(lib_file());
+    std::fs::create_dir_all(y.parent().unwrap()).unwrap();
+    let mut bytes = std::fs::read(&x).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&y, bytes).unwrap();
+    let out = w
+        .dtm(&[
+            "plugin",
+            "publish",
+            "--registry",
+            w.registry().to_str().unwrap(),
+            "--key",
+            w.key().to_str().unwrap(),
+            "--force",
+            y.to_str().unwrap(),
+        ])
+        .ok();
+    assert!(
+        out.stdout().contains(&format!(
+            "published file 0.1.0 for {} (sha256 {})",
+            platform(),
+            sha256(&y)
+        )),
+        "{}",
+        out.all()
+    );
+
+    let b = w.project("b", &registry);
+    w.in_project(&b, &["init", "-f", "dtm.yaml"]).ok();
+    let lock_a = std::fs::read_to_string(a.join("dtm.lock")).unwrap();
+    let lock_b = std::fs::read_to_string(b.join("dtm.lock")).unwrap();
+    assert!(lock_a.contains(&sha256(&x)), "{lock_a}");
+    assert!(lock_b.contains(&sha256(&y)), "{lock_b}");
+    assert_eq!(w.cached_libs(), {
+        let mut both = vec![w.cached_build(&x), w.cached_build(&y)];
+        both.sort();
+        both
+    });
+    assert_eq!(sha256(&w.cached_build(&x)), sha256(&x));
+
+    // Config A, offline (its lock only), still has build X; B has Y.
+    std::fs::rename(w.registry(), w.path("registry-gone")).unwrap();
+    w.in_project(&a, &["apply", "-f", "dtm.yaml", "-y"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(a.join("out/motd.txt")).unwrap(),
+        "hello\n"
+    );
+    w.in_project(&a, &["verify", "-f", "dtm.yaml"]).ok();
+    w.in_project(&b, &["apply", "-f", "dtm.yaml", "-y"]).ok();
+    w.in_project(&b, &["verify", "-f", "dtm.yaml"]).ok();
+    assert_eq!(std::fs::read_to_string(a.join("dtm.lock")).unwrap(), lock_a);
+
+    // `dtm plugin list` shows both builds, and which one this config's lock pins.
+    let v = w
+        .in_project(&a, &["plugin", "list", "-o", "json"])
+        .ok()
+        .json();
+    let installed: Vec<(String, bool)> = v["installed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["sha256"].as_str().unwrap().to_string(),
+                b["locked"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected = vec![(sha256(&x), true), (sha256(&y), false)];
+    expected.sort_by_key(|(sha, _)| w.cached_build_of(sha));
+    assert_eq!(installed, expected, "{v}");
+    assert_eq!(v["locked"][0]["installed"], true);
+    let text = w.in_project(&a, &["plugin", "list"]).ok().stdout();
+    assert!(
+        text.contains(&format!("{}  locked", &sha256(&x)[..12]))
+            && text.contains(&format!("{}\n", &sha256(&y)[..12])),
+        "{text}"
+    );
+}
+
+/// A cache written before builds were filed by hash (`<platform>/<library>`) keeps serving the
+/// locks that pin its builds.
+#[test]
+fn a_cache_of_the_old_layout_keeps_working() {
+    let w = World::new();
+    let p = w.project("p", &format!("file://{}", w.registry().display()));
+    w.in_project(&p, &["init", "-f", "dtm.yaml"]).ok();
+    let old = w.cache_dir().join(lib_file());
+    std::fs::rename(w.cached_lib(), &old).unwrap();
+    std::fs::remove_dir_all(w.cached_lib().parent().unwrap()).unwrap();
+
+    std::fs::rename(w.registry(), w.path("registry-gone")).unwrap();
+    w.in_project(&p, &["apply", "-f", "dtm.yaml", "-y"]).ok();
+    assert!(!old.exists());
+    assert_eq!(w.cached_libs(), [w.cached_lib()]);
+    w.in_project(&p, &["verify", "-f", "dtm.yaml"]).ok();
+}
+
+/// After one run verified a cached library, the next runs trust its stamp instead of hashing it;
+/// a library changed in place (same size, modification time put back) is still refused.
+#[cfg(unix)]
+#[test]
+fn a_cached_library_changed_in_place_is_refused_despite_its_stamp() {
+    use std::os::unix::fs::{FileExt, MetadataExt};
+    let w = World::new();
+    let srv = Server::start(&w.registry());
+    let p = w.project("p", &srv.url());
+    w.in_project(&p, &["apply", "-f", "dtm.yaml", "-y"]).ok();
+    let cached = w.cached_lib();
+    let stamp = cached.parent().unwrap().join(".verified");
+    // A build changed within the current clock tick is not stamped yet (see docs/registry.md).
+    let started = Instant::now();
+    while !stamp.exists() {
+        assert!(started.elapsed() < Duration::from_secs(10), "never stamped");
+        std::thread::sleep(Duration::from_millis(20));
+        w.in_project(&p, &["verify", "-f", "dtm.yaml"]).ok();
+    }
+    let text = std::fs::read_to_string(&stamp).unwrap();
+    assert!(
+        text.contains(&format!("sha256 {}\n", sha256(&lib("file")))),
+        "{text}"
+    );
+
+    let before = std::fs::metadata(&cached).unwrap();
+    let f = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(&cached)
+        .unwrap();
+    let last = before.len() - 1;
+    let mut byte = [0u8];
+    f.read_exact_at(&mut byte, last).unwrap();
+    f.write_all_at(&[byte[0] ^ 0xff], last).unwrap();
+    f.set_modified(before.modified().unwrap()).unwrap();
+    drop(f);
+    let after = std::fs::metadata(&cached).unwrap();
+    assert_eq!(
+        (
+            after.len(),
+            after.mtime(),
+            after.mtime_nsec(),
+            after.ino(),
+            after.dev()
+        ),
+        (
+            before.len(),
+            before.mtime(),
+            before.mtime_nsec(),
+            before.ino(),
+            before.dev()
+        )
+    );
+    assert_ne!(sha256(&cached), sha256(&lib("file")));
+
+    // The changed file is discarded and the locked build fetched again.
+    srv.reset();
+    w.in_project(&p, &["verify", "-f", "dtm.yaml"]).ok();
+    assert_eq!(srv.count(&lib_path()).1, 1);
+    assert_eq!(sha256(&cached), sha256(&lib("file")));
+
+    // Without the registry, the changed file is refused, not loaded.
+    let f = std::fs::File::options().write(true).open(&cached).unwrap();
+    f.write_all_at(&[byte[0] ^ 0xff], last).unwrap();
+    drop(f);
+    drop(srv);
+    let err = w.in_project(&p, &["verify", "-f", "dtm.yaml"]).fails();
+    assert!(err.contains("cannot download"), "{err}");
+    assert!(!cached.exists());
 }
 
 #[test]
@@ -388,7 +591,7 @@ fn tampered_library_is_refused_and_not_cached() {
         err.contains(&sha256(&w.published_lib())),
         "actual hash named: {err}"
     );
-    assert!(!w.cached_lib().exists());
+    assert_eq!(w.cached_libs(), Vec::<PathBuf>::new());
     assert!(!p.join("dtm.lock").exists());
 }
 
@@ -409,7 +612,7 @@ fn tampered_checksums_fail_the_signature() {
     let p = w.project("p", &format!("file://{}", w.registry().display()));
     let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
     assert!(err.contains("bad signature"), "{err}");
-    assert!(!w.cached_lib().exists());
+    assert_eq!(w.cached_libs(), Vec::<PathBuf>::new());
 }
 
 #[test]
@@ -431,7 +634,7 @@ fn bad_and_missing_signatures_are_refused() {
     std::fs::remove_file(&sig).unwrap();
     let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
     assert!(err.contains("SHA256SUMS.minisig is missing"), "{err}");
-    assert!(!w.cached_lib().exists());
+    assert_eq!(w.cached_libs(), Vec::<PathBuf>::new());
 }
 
 #[test]
@@ -454,7 +657,7 @@ fn untrusted_key_is_refused_until_trusted_or_named_in_config() {
     let p = w.project("p", &format!("file://{}", w.registry().display()));
     let err = w.in_project(&p, &["init", "-f", "dtm.yaml"]).fails();
     assert!(err.contains("which is not trusted"), "{err}");
-    assert!(!w.cached_lib().exists());
+    assert_eq!(w.cached_libs(), Vec::<PathBuf>::new());
 
     // Naming the key in the config (a private registry) makes it trusted for that config.
     let pubkey = std::fs::read_to_string(other.with_extension("pub")).unwrap();
@@ -516,7 +719,7 @@ fn truncated_bodies_are_retried_and_never_cached() {
     c.current_dir(&p).env("DTM_REGISTRY_RETRIES", "2");
     let err = Run(c.output().unwrap()).fails();
     assert!(err.contains("gave up after 3 attempts"), "{err}");
-    assert!(!w.cached_lib().exists());
+    assert_eq!(w.cached_libs(), Vec::<PathBuf>::new());
     let leftovers: Vec<_> = std::fs::read_dir(w.cached_lib().parent().unwrap())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -788,7 +991,7 @@ fn show_config_refuses_a_tampered_build_from_the_default_registry() {
         )),
         "{err}"
     );
-    assert!(!w.cached_lib().exists());
+    assert_eq!(w.cached_libs(), Vec::<PathBuf>::new());
 }
 
 #[test]

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use dtm_engine::plugin::library_file_name;
 use dtm_engine::registry::{
-    Index, IndexBuild, IndexVersion, LockFile, LockMode, Platform, RegistrySettings, Resolver,
-    Sums, Want, keygen, publish, read_secret_key, sha256_hex, sign_sums,
+    BuildRef, Index, IndexBuild, IndexVersion, LockFile, LockMode, Platform, RegistrySettings,
+    Resolver, Sums, Want, keygen, publish, read_secret_key, sha256_hex, sign_sums,
 };
 
 fn lib(name: &str) -> PathBuf {
@@ -229,7 +229,13 @@ fn names_from_a_registry_that_would_escape_the_cache_are_refused() {
     let cache = dtm_engine::registry::Cache::new(r.home().join("plugins"));
     assert!(
         cache
-            .library_path("file", "../0.1.0", &Platform::current(), "x.so")
+            .library_path(&BuildRef {
+                name: "file",
+                version: "../0.1.0",
+                platform: &Platform::current(),
+                file: "x.so",
+                sha256: &"a".repeat(64),
+            })
             .is_err()
     );
 }

@@ -207,13 +207,23 @@ fn cache_rows(host: &PluginHost, resolver: &Resolver) -> Vec<Row> {
                 path: b.path.clone(),
                 downloaded: false,
             };
-            let loaded = load_resolved(host, &build);
+            // Never open a cached file that changed since it was verified.
+            let loaded = match resolver.cache().verify(&b) {
+                Ok(true) => load_resolved(host, &build).map_err(|e| e.to_string()),
+                Ok(false) => Err(format!(
+                    "{} no longer has the SHA-256 it was cached with ({}); not loaded: remove it \
+                     (a `dtm init` that needs it downloads it again)",
+                    b.path.display(),
+                    b.sha256
+                )),
+                Err(e) => Err(e.to_string()),
+            };
             Row {
                 description: loaded
                     .as_ref()
                     .ok()
                     .map(|p| p.manifest().description.clone()),
-                error: loaded.err().map(|e| e.to_string()),
+                error: loaded.err(),
                 name: Some(b.name),
                 version: Some(b.version),
                 source: Source::Cache,

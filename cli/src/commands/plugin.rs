@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use dtm_engine::registry::{self, Cache, LockFile, LockMode, Platform, Resolver, wants_for};
+use dtm_engine::registry::{
+    self, Cache, CachedBuild, LockEntry, LockFile, LockMode, Platform, Resolver, wants_for,
+};
 use serde_json::json;
 
 use crate::args::{ConfigArgs, Output, PluginCommand, RegistryArgs};
@@ -51,22 +53,39 @@ fn list(file: Option<&Path>, output: Output) -> Result<Exit> {
         None => None,
     };
     let platform = Platform::current().to_string();
-    let locked_here = |name: &str, version: &str, plat: &str| {
+    // The lock pins a build by its hash: of several cached builds of one version (republished
+    // with other bytes), only that one is the locked one.
+    let locked_here = |b: &CachedBuild| {
         lock.as_ref()
-            .and_then(|l| l.plugins.get(name))
-            .is_some_and(|e| e.version == version && plat == platform)
+            .and_then(|l| l.plugins.get(&b.name))
+            .is_some_and(|e| {
+                e.version == b.version
+                    && e.sha256
+                        .get(&b.platform)
+                        .is_some_and(|h| h.eq_ignore_ascii_case(&b.sha256))
+            })
+    };
+    let installed = |name: &str, e: &LockEntry| {
+        builds.iter().any(|b| {
+            b.name == name
+                && b.version == e.version
+                && b.platform == platform
+                && e.sha256
+                    .get(&platform)
+                    .is_some_and(|h| h.eq_ignore_ascii_case(&b.sha256))
+        })
     };
     match output {
         Output::Json => render::json_out(&json!({
             "cache": cache.root(),
             "installed": builds.iter().map(|b| json!({
-                "name": b.name, "version": b.version, "platform": b.platform, "path": b.path,
-                "locked": locked_here(&b.name, &b.version, &b.platform),
+                "name": b.name, "version": b.version, "platform": b.platform,
+                "sha256": b.sha256, "path": b.path, "locked": locked_here(b),
             })).collect::<Vec<_>>(),
             "lock_file": lock.as_ref().map(|l| &l.path),
             "locked": lock.as_ref().map(|l| l.plugins.iter().map(|(n, e)| json!({
                 "name": n, "version": e.version, "abi": e.abi, "sha256": e.sha256,
-                "installed": builds.iter().any(|b| &b.name == n && b.version == e.version && b.platform == platform),
+                "installed": installed(n, e),
             })).collect::<Vec<_>>()),
         }))?,
         Output::Text => {
@@ -78,29 +97,24 @@ fn list(file: Option<&Path>, output: Output) -> Result<Exit> {
             for b in &builds {
                 writeln!(
                     out,
-                    "  {:<20} {:<10} {:<16}{}",
+                    "  {:<20} {:<10} {:<16} {}{}",
                     b.name,
                     b.version,
                     b.platform,
-                    if locked_here(&b.name, &b.version, &b.platform) {
-                        " locked"
-                    } else {
-                        ""
-                    }
+                    short_hash(&b.sha256),
+                    if locked_here(b) { "  locked" } else { "" }
                 )?;
             }
             if let Some(l) = &lock {
                 writeln!(out, "Locked in {}:", l.path.display())?;
                 for (n, e) in &l.plugins {
-                    let installed = builds
-                        .iter()
-                        .any(|b| &b.name == n && b.version == e.version && b.platform == platform);
                     writeln!(
                         out,
-                        "  {:<20} {:<10} {}",
+                        "  {:<20} {:<10} {:<16} {}",
                         n,
                         e.version,
-                        if installed {
+                        e.sha256.get(&platform).map_or("-", |h| short_hash(h)),
+                        if installed(n, e) {
                             "installed"
                         } else {
                             "not installed (run `dtm init`)"
@@ -111,6 +125,11 @@ fn list(file: Option<&Path>, output: Output) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// The first 12 hex digits of a SHA-256: enough to tell builds apart in a listing.
+fn short_hash(sha256: &str) -> &str {
+    sha256.get(..12).unwrap_or(sha256)
 }
 
 fn resolver_for(args: &RegistryArgs) -> Result<Resolver> {

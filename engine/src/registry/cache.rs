@@ -1,15 +1,27 @@
-//! The plugin cache: `<root>/<name>/<version>/<os>-<arch>/<library file>`, root being
-//! `<dtm home>/plugins`.
+//! The plugin cache, root being `<dtm home>/plugins`:
+//! `<root>/<name>/<version>/<os>-<arch>/<sha256>/<library file>`.
+//!
+//! Entries are content-addressed: a version republished with other bytes (`dtm plugin publish
+//! --force` after a rebuild) gets an entry beside the old build instead of replacing it, so a lock
+//! file elsewhere that pins the old build keeps loading it. A caller always asks for the hash it
+//! trusts (the registry's signed checksums, or the lock file) and gets only a file that has it.
 //!
 //! A file is only ever put in place by a rename after its hash matched, so a reader never sees a
 //! partial or unverified library. Downloads of one entry are serialised between processes by an
 //! OS lock on `<entry>/.lock`; the second process finds the file present and downloads nothing.
+//! A library's hash is checked before every use, through its verified stamp (`stamp`) when the
+//! file has not changed since it was last hashed.
+//!
+//! Caches written before content addressing hold `<root>/<name>/<version>/<os>-<arch>/<library
+//! file>`; such a file is hashed once and moved into the entry of its hash the first time the
+//! cache meets it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::layout::{check_name_version, safe_component};
 use super::platform::Platform;
+use super::stamp::{self, Verified};
 use super::{Promise, RegistryError, sha256_file, sha256_hex};
 
 /// A plugin cache directory.
@@ -27,6 +39,8 @@ pub struct CachedBuild {
     pub version: String,
     /// Platform (`linux-x86_64`).
     pub platform: String,
+    /// SHA-256 (hex) the build is filed under; [`Cache::verify`] checks the file still has it.
+    pub sha256: String,
     /// The library.
     pub path: PathBuf,
 }
@@ -66,51 +80,61 @@ impl Cache {
         &self.root
     }
 
-    /// Where a build lives; refuses names that would leave the root.
-    pub fn library_path(
+    /// `<root>/<name>/<version>/<platform>`; refuses names that would leave the root.
+    fn platform_dir(
         &self,
         name: &str,
         version: &str,
         platform: &Platform,
-        file: &str,
     ) -> Result<PathBuf, RegistryError> {
         check_name_version(name, version)?;
-        safe_component("platform", &platform.to_string())?;
-        safe_component("library file name", file)?;
-        Ok(self
-            .root
-            .join(name)
-            .join(version)
-            .join(platform.to_string())
-            .join(file))
+        let platform = platform.to_string();
+        safe_component("platform", &platform)?;
+        Ok(self.root.join(name).join(version).join(platform))
     }
 
-    /// The cached file if it is present with hash `sha256`. A present file with another hash is
-    /// removed (it cannot have been put there by dtm) and `None` returned.
-    pub fn lookup(
-        &self,
-        name: &str,
-        version: &str,
-        platform: &Platform,
-        file: &str,
-        sha256: &str,
-    ) -> Result<Option<PathBuf>, RegistryError> {
-        let path = self.library_path(name, version, platform, file)?;
-        if !path.is_file() {
-            return Ok(None);
+    /// Where a build lives; refuses names that would leave the root.
+    pub fn library_path(&self, build: &BuildRef<'_>) -> Result<PathBuf, RegistryError> {
+        let dir = self.platform_dir(build.name, build.version, build.platform)?;
+        if !is_sha256(build.sha256) {
+            return Err(RegistryError::UnsafeName {
+                what: "SHA-256",
+                value: build.sha256.to_string(),
+            });
         }
-        let actual = sha256_file(&path).map_err(|e| RegistryError::io("cannot read", &path, e))?;
-        if actual.eq_ignore_ascii_case(sha256) {
+        safe_component("library file name", build.file)?;
+        Ok(dir.join(build.sha256.to_ascii_lowercase()).join(build.file))
+    }
+
+    /// The cached file of `build` if it is present with its hash. A present file with another
+    /// hash is removed (it cannot have been put there by dtm) and `None` returned. A build of the
+    /// old layout is moved into its entry first.
+    pub fn lookup(&self, build: &BuildRef<'_>) -> Result<Option<PathBuf>, RegistryError> {
+        let path = self.library_path(build)?;
+        if !path.is_file() {
+            let dir = self.platform_dir(build.name, build.version, build.platform)?;
+            return Ok(self
+                .adopt_legacy(&dir, build.file)?
+                .filter(|(sha, _)| sha.eq_ignore_ascii_case(build.sha256))
+                .map(|(_, at)| at));
+        }
+        if check(&path, build.sha256)?.is_some() {
             return Ok(Some(path));
         }
         let _guard = self.lock_entry(&path)?;
         // Re-check under the lock: another process may just have replaced it.
-        let actual = sha256_file(&path).map_err(|e| RegistryError::io("cannot read", &path, e))?;
-        if actual.eq_ignore_ascii_case(sha256) {
+        if path.is_file() && check(&path, build.sha256)?.is_some() {
             return Ok(Some(path));
         }
-        std::fs::remove_file(&path).map_err(|e| RegistryError::io("cannot remove", &path, e))?;
+        remove_library(&path)?;
         Ok(None)
+    }
+
+    /// Whether a cached build still has the hash it is filed under (through its stamp when the
+    /// file is unchanged since it was last hashed). For builds found by [`Cache::list`] or
+    /// [`Cache::newest`], before loading them.
+    pub fn verify(&self, build: &CachedBuild) -> Result<bool, RegistryError> {
+        Ok(check(&build.path, &build.sha256)?.is_some())
     }
 
     /// Puts a build in the cache unless it is there already: under the entry's lock, calls
@@ -125,17 +149,12 @@ impl Cache {
         let BuildRef {
             name,
             version,
-            platform,
-            file,
             sha256,
+            ..
         } = build;
-        let path = self.library_path(name, version, platform, file)?;
+        let path = self.library_path(&build)?;
         let _guard = self.lock_entry(&path)?;
-        if path.is_file()
-            && sha256_file(&path)
-                .map_err(|e| RegistryError::io("cannot read", &path, e))?
-                .eq_ignore_ascii_case(sha256)
-        {
+        if path.is_file() && check(&path, sha256)?.is_some() {
             return Ok(path);
         }
         let bytes = fetch()?;
@@ -155,23 +174,42 @@ impl Cache {
     }
 
     fn lock_entry(&self, library: &Path) -> Result<EntryLock, RegistryError> {
-        let dir = library.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(dir).map_err(|e| RegistryError::io("cannot create", dir, e))?;
-        let lock_path = dir.join(".lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| RegistryError::io("cannot open", &lock_path, e))?;
-        fs4::FileExt::lock(&file).map_err(|e| RegistryError::io("cannot lock", &lock_path, e))?;
-        Ok(EntryLock(file))
+        lock_dir(library.parent().unwrap_or(&self.root))
     }
 
-    /// The newest cached build of `name` for `platform` that `requirement` allows; without a
-    /// requirement, releases are preferred over pre-releases, as [`super::Resolver::pick`] does.
-    /// Only files named as the platform names the plugin's library count. The hash is not
-    /// checked: nothing enters the cache unverified (see [`Cache::install`]).
+    /// Files a library of the old layout (`<platform dir>/<file>`) under the hash it has: it is
+    /// hashed under the lock the old layout used for it and moved to `<platform dir>/<sha256>/`.
+    /// Returns its hash and where it is now: still the old path when it cannot be moved (a
+    /// read-only cache). `None` when there is no such file.
+    fn adopt_legacy(
+        &self,
+        platform_dir: &Path,
+        file: &str,
+    ) -> Result<Option<(String, PathBuf)>, RegistryError> {
+        let old = platform_dir.join(file);
+        if !old.is_file() {
+            return Ok(None);
+        }
+        // Without the lock (a read-only cache), nobody can be moving it either.
+        let _guard = lock_dir(platform_dir).ok();
+        if !old.is_file() {
+            // Another process moved it meanwhile.
+            return Ok(None);
+        }
+        let sha = sha256_file(&old).map_err(|e| RegistryError::io("cannot read", &old, e))?;
+        let new = platform_dir.join(&sha).join(file);
+        let moved = new
+            .parent()
+            .is_some_and(|dir| std::fs::create_dir_all(dir).is_ok())
+            && std::fs::rename(&old, &new).is_ok();
+        Ok(Some((sha, if moved { new } else { old })))
+    }
+
+    /// The newest cached build of `name` for `platform` that `requirement` allows and that still
+    /// has its hash; without a requirement, releases are preferred over pre-releases, as
+    /// [`super::Resolver::pick`] does. Of several builds of one version (republished with other
+    /// bytes), the one cached last. Only files named as the platform names the plugin's library
+    /// count.
     pub fn newest(
         &self,
         name: &str,
@@ -180,7 +218,7 @@ impl Cache {
     ) -> Option<CachedBuild> {
         let file = platform.library_file_name(name);
         let platform = platform.to_string();
-        let mut builds: Vec<(semver::Version, CachedBuild)> = self
+        let mut builds: Vec<(semver::Version, Option<std::time::SystemTime>, CachedBuild)> = self
             .list()
             .into_iter()
             .filter(|b| {
@@ -190,19 +228,30 @@ impl Cache {
             })
             .filter_map(|b| Some((semver::Version::parse(&b.version).ok()?, b)))
             .filter(|(v, _)| requirement.is_none_or(|r| r.matches(v)))
+            .map(|(v, b)| {
+                let cached = std::fs::metadata(&b.path).and_then(|m| m.modified()).ok();
+                (v, cached, b)
+            })
             .collect();
-        builds.sort_by(|a, b| b.0.cmp(&a.0));
-        let pick = builds
-            .iter()
-            .position(|(v, _)| requirement.is_some() || v.pre.is_empty())
-            .unwrap_or(0);
-        builds.into_iter().nth(pick).map(|(_, b)| b)
+        // Releases first unless a requirement decides; then newest version; then newest file.
+        builds.sort_by(|a, b| {
+            let release = |v: &semver::Version| requirement.is_some() || v.pre.is_empty();
+            release(&b.0)
+                .cmp(&release(&a.0))
+                .then_with(|| b.0.cmp(&a.0))
+                .then_with(|| b.1.cmp(&a.1))
+        });
+        builds
+            .into_iter()
+            .map(|(_, _, b)| b)
+            .find(|b| self.verify(b).unwrap_or(false))
     }
 
-    /// Every cached build, sorted.
+    /// Every cached build, sorted. Builds of the old layout are moved into their entries (or,
+    /// in a read-only cache, listed where they are).
     pub fn list(&self) -> Vec<CachedBuild> {
         let mut out = Vec::new();
-        let dirs = |p: &Path| -> Vec<(String, PathBuf)> {
+        let entries = |p: &Path| -> Vec<(String, PathBuf)> {
             let mut v: Vec<(String, PathBuf)> = std::fs::read_dir(p)
                 .into_iter()
                 .flatten()
@@ -215,24 +264,74 @@ impl Cache {
             v.sort();
             v
         };
-        for (name, np) in dirs(&self.root) {
-            for (version, vp) in dirs(&np) {
-                for (platform, pp) in dirs(&vp) {
-                    for (_, fp) in dirs(&pp) {
-                        if fp.is_file() {
-                            out.push(CachedBuild {
-                                name: name.clone(),
-                                version: version.clone(),
-                                platform: platform.clone(),
-                                path: fp,
-                            });
+        for (name, np) in entries(&self.root) {
+            for (version, vp) in entries(&np) {
+                for (platform, pp) in entries(&vp) {
+                    let build = |sha256: String, path: PathBuf| CachedBuild {
+                        name: name.clone(),
+                        version: version.clone(),
+                        platform: platform.clone(),
+                        sha256,
+                        path,
+                    };
+                    let mut here = Vec::new();
+                    for (file, fp) in entries(&pp) {
+                        if fp.is_file()
+                            && let Ok(Some((sha, at))) = self.adopt_legacy(&pp, &file)
+                            && at == fp
+                        {
+                            // Not movable: listed where it is.
+                            here.push(build(sha, at));
                         }
                     }
+                    for (sha, sp) in entries(&pp) {
+                        if !is_sha256(&sha) || !sp.is_dir() {
+                            continue;
+                        }
+                        for (_, fp) in entries(&sp) {
+                            if fp.is_file() {
+                                here.push(build(sha.clone(), fp));
+                            }
+                        }
+                    }
+                    here.sort_by(|a, b| a.path.cmp(&b.path));
+                    out.extend(here);
                 }
             }
         }
         out
     }
+}
+
+/// Whether `s` is a SHA-256 in hex, as entry directories are named.
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// [`stamp::verify`] with the error naming the file.
+fn check(library: &Path, sha256: &str) -> Result<Option<Verified>, RegistryError> {
+    stamp::verify(library, sha256).map_err(|e| RegistryError::io("cannot read", library, e))
+}
+
+/// Removes a library and its stamp.
+fn remove_library(library: &Path) -> Result<(), RegistryError> {
+    std::fs::remove_file(library).map_err(|e| RegistryError::io("cannot remove", library, e))?;
+    stamp::remove(library)
+        .map_err(|e| RegistryError::io("cannot remove", stamp::stamp_path(library), e))
+}
+
+/// Takes the OS lock on `<dir>/.lock`, creating both as needed.
+fn lock_dir(dir: &Path) -> Result<EntryLock, RegistryError> {
+    std::fs::create_dir_all(dir).map_err(|e| RegistryError::io("cannot create", dir, e))?;
+    let lock_path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| RegistryError::io("cannot open", &lock_path, e))?;
+    fs4::FileExt::lock(&file).map_err(|e| RegistryError::io("cannot lock", &lock_path, e))?;
+    Ok(EntryLock(file))
 }
 
 /// Holds an entry's OS lock until dropped (closing the file releases it).
@@ -268,36 +367,304 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Registry
 mod tests {
     use super::*;
 
+    fn here() -> Platform {
+        Platform::current()
+    }
+
+    /// Files `bytes` as a build of `file` `version` for `platform`, under their hash.
+    fn put(cache: &Cache, version: &str, platform: &Platform, file: &str, bytes: &[u8]) -> PathBuf {
+        let sha = sha256_hex(bytes);
+        let p = cache
+            .library_path(&BuildRef {
+                name: "file",
+                version,
+                platform,
+                file,
+                sha256: &sha,
+            })
+            .unwrap();
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn build<'a>(
+        version: &'a str,
+        platform: &'a Platform,
+        file: &'a str,
+        sha256: &'a str,
+    ) -> BuildRef<'a> {
+        BuildRef {
+            name: "file",
+            version,
+            platform,
+            file,
+            sha256,
+        }
+    }
+
+    fn install(cache: &Cache, file: &str, bytes: &[u8]) -> PathBuf {
+        let sha = sha256_hex(bytes);
+        let origin = Origin {
+            url: "test://",
+            promised_by: Promise::SignedSums,
+        };
+        cache
+            .install(build("0.1.0", &here(), file, &sha), origin, || {
+                Ok(bytes.to_vec())
+            })
+            .unwrap()
+    }
+
+    /// Checks `library` until a check stamps it: a file changed in the current clock tick is
+    /// hashed but not stamped (see `stamp`).
+    fn stamped(library: &Path, sha256: &str) {
+        let started = std::time::Instant::now();
+        while check(library, sha256).unwrap() != Some(Verified::Hashed { stamped: true }) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "never stamped"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(check(library, sha256).unwrap(), Some(Verified::Stamp));
+    }
+
     #[test]
     fn newest_prefers_releases_and_honours_the_requirement() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path());
-        let here = Platform::current();
+        let here = here();
         let other = Platform::parse(if here.to_string() == "windows-x86_64" {
             "linux-x86_64"
         } else {
             "windows-x86_64"
         })
         .unwrap();
-        let put = |version: &str, platform: &Platform, file: &str| {
-            let p = cache.library_path("file", version, platform, file).unwrap();
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, b"x").unwrap();
-        };
         let lib = here.library_file_name("file");
-        put("0.1.0", &here, &lib);
-        put("0.2.0", &here, &lib);
-        put("0.3.0-rc.1", &here, &lib);
-        put("0.4.0", &other, &other.library_file_name("file"));
-        put("0.5.0", &here, "not-the-library.so");
+        put(&cache, "0.1.0", &here, &lib, b"0.1.0");
+        put(&cache, "0.2.0", &here, &lib, b"0.2.0");
+        put(&cache, "0.3.0-rc.1", &here, &lib, b"rc");
+        put(
+            &cache,
+            "0.4.0",
+            &other,
+            &other.library_file_name("file"),
+            b"0.4.0",
+        );
+        put(&cache, "0.5.0", &here, "not-the-library.so", b"0.5.0");
+        // A newer build whose file no longer has its hash is passed over, not loaded.
+        let changed = put(&cache, "0.6.0", &here, &lib, b"0.6.0");
+        std::fs::write(changed, b"0.6.1").unwrap();
         let newest = |req: Option<&str>| {
             let req = req.map(|r| semver::VersionReq::parse(r).unwrap());
             cache.newest("file", &here, req.as_ref()).map(|b| b.version)
         };
         assert_eq!(newest(None).as_deref(), Some("0.2.0"));
         assert_eq!(newest(Some("0.1")).as_deref(), Some("0.1.0"));
-        assert_eq!(newest(Some(">=0.3.0-rc.1")).as_deref(), Some("0.3.0-rc.1"));
+        assert_eq!(
+            newest(Some(">=0.3.0-rc.1, <0.4")).as_deref(),
+            Some("0.3.0-rc.1")
+        );
         assert_eq!(newest(Some("0.4")), None);
+        assert_eq!(newest(Some("0.6")), None);
         assert_eq!(cache.newest("exec", &here, None), None);
+    }
+
+    #[test]
+    fn a_republished_build_does_not_evict_the_one_a_lock_pins() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let lib = here().library_file_name("file");
+        let (x, y) = (b"build x".as_slice(), b"build y, rebuilt".as_slice());
+        let (sx, sy) = (sha256_hex(x), sha256_hex(y));
+        let px = install(&cache, &lib, x);
+        let py = install(&cache, &lib, y);
+        assert_ne!(px, py);
+        // Each hash finds its own build; neither lookup removes the other.
+        let platform = here();
+        assert_eq!(
+            cache.lookup(&build("0.1.0", &platform, &lib, &sx)).unwrap(),
+            Some(px.clone())
+        );
+        assert_eq!(
+            cache.lookup(&build("0.1.0", &platform, &lib, &sy)).unwrap(),
+            Some(py.clone())
+        );
+        assert_eq!(
+            cache.lookup(&build("0.1.0", &platform, &lib, &sx)).unwrap(),
+            Some(px.clone())
+        );
+        assert_eq!(std::fs::read(&px).unwrap(), x);
+        let listed: Vec<(String, PathBuf)> = cache
+            .list()
+            .into_iter()
+            .map(|b| (b.sha256, b.path))
+            .collect();
+        let mut expected = vec![(sx, px), (sy, py.clone())];
+        expected.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(listed, expected);
+        // Of two builds of one version, `newest` takes the one cached last.
+        let newest = cache.newest("file", &platform, None).unwrap();
+        assert_eq!(newest.path, py);
+    }
+
+    #[test]
+    fn a_library_that_lost_its_hash_is_removed_with_its_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let lib = here().library_file_name("file");
+        let path = install(&cache, &lib, b"good");
+        let sha = sha256_hex(b"good");
+        stamped(&path, &sha);
+        std::fs::write(&path, b"evil, and longer").unwrap();
+        let platform = here();
+        assert_eq!(
+            cache
+                .lookup(&build("0.1.0", &platform, &lib, &sha))
+                .unwrap(),
+            None
+        );
+        assert!(!path.exists());
+        assert!(!stamp::stamp_path(&path).exists());
+        assert!(
+            cache
+                .library_path(&build("0.1.0", &platform, &lib, "../x"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn builds_of_the_old_layout_are_filed_under_their_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let platform = here();
+        let lib = platform.library_file_name("file");
+        let old_dir = dir.path().join("file/0.1.0").join(platform.to_string());
+        std::fs::create_dir_all(&old_dir).unwrap();
+        std::fs::write(old_dir.join(&lib), b"old build").unwrap();
+        let sha = sha256_hex(b"old build");
+        // Asked for another build (the registry republished), the old one is kept, by its hash.
+        let other = sha256_hex(b"new build");
+        assert_eq!(
+            cache
+                .lookup(&build("0.1.0", &platform, &lib, &other))
+                .unwrap(),
+            None
+        );
+        assert!(!old_dir.join(&lib).exists());
+        let moved = old_dir.join(&sha).join(&lib);
+        assert_eq!(std::fs::read(&moved).unwrap(), b"old build");
+        assert_eq!(
+            cache
+                .lookup(&build("0.1.0", &platform, &lib, &sha))
+                .unwrap(),
+            Some(moved.clone())
+        );
+
+        // `list` files them too; asked for directly, the old file is found at once.
+        std::fs::write(old_dir.join(&lib), b"older build").unwrap();
+        let listed: Vec<String> = cache.list().into_iter().map(|b| b.sha256).collect();
+        let mut expected = vec![sha.clone(), sha256_hex(b"older build")];
+        expected.sort();
+        assert_eq!(listed, expected);
+        std::fs::write(old_dir.join(&lib), b"oldest build").unwrap();
+        let oldest = sha256_hex(b"oldest build");
+        assert_eq!(
+            cache
+                .lookup(&build("0.1.0", &platform, &lib, &oldest))
+                .unwrap(),
+            Some(old_dir.join(&oldest).join(&lib))
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_stamp_spares_the_hash_only_while_the_file_is_unchanged() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let lib = here().library_file_name("file");
+        let content = b"a plugin library".to_vec();
+        let sha = sha256_hex(&content);
+        let path = install(&cache, &lib, &content);
+        let mtime = || std::fs::metadata(&path).unwrap().modified().unwrap();
+
+        // The same bytes with another modification time: hashed again (and stamped again).
+        stamped(&path, &sha);
+        let original = mtime();
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(original - std::time::Duration::from_secs(60))
+            .unwrap();
+        assert!(matches!(
+            check(&path, &sha).unwrap(),
+            Some(Verified::Hashed { .. })
+        ));
+
+        // The same bytes in another file (another inode), modification time restored: hashed.
+        stamped(&path, &sha);
+        let original = mtime();
+        let copy = path.with_extension("copy");
+        std::fs::write(&copy, &content).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&copy)
+            .unwrap()
+            .set_modified(original)
+            .unwrap();
+        std::fs::rename(&copy, &path).unwrap();
+        assert_eq!(mtime(), original);
+        assert!(matches!(
+            check(&path, &sha).unwrap(),
+            Some(Verified::Hashed { .. })
+        ));
+
+        // Another size: refused.
+        stamped(&path, &sha);
+        let mut longer = content.clone();
+        longer.push(b'!');
+        std::fs::write(&path, &longer).unwrap();
+        assert_eq!(check(&path, &sha).unwrap(), None);
+
+        // Other bytes, same size, same inode, modification time restored: size, mtime and inode
+        // are all as stamped, yet the change is seen (the change time moved) and refused.
+        std::fs::write(&path, &content).unwrap();
+        stamped(&path, &sha);
+        let before = std::fs::metadata(&path).unwrap();
+        let original = mtime();
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.write_all_at(b"A", 0).unwrap();
+        f.set_modified(original).unwrap();
+        drop(f);
+        let after = std::fs::metadata(&path).unwrap();
+        {
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!(
+                (
+                    after.len(),
+                    after.mtime(),
+                    after.mtime_nsec(),
+                    after.ino(),
+                    after.dev()
+                ),
+                (
+                    before.len(),
+                    before.mtime(),
+                    before.mtime_nsec(),
+                    before.ino(),
+                    before.dev()
+                )
+            );
+        }
+        assert_ne!(std::fs::read(&path).unwrap(), content);
+        assert_eq!(check(&path, &sha).unwrap(), None);
+        let platform = here();
+        assert_eq!(
+            cache
+                .lookup(&build("0.1.0", &platform, &lib, &sha))
+                .unwrap(),
+            None
+        );
+        assert!(!path.exists());
     }
 }

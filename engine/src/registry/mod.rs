@@ -12,9 +12,10 @@
 //!
 //! Trust flows one way: a signature by a trusted key vouches for `SHA256SUMS` (and, through its
 //! trusted comment, for the plugin name, version and ABI); `SHA256SUMS` vouches for each library.
-//! The index only helps to find versions. A library enters the cache (`cache`) only after its
-//! hash matched, and the lock file (`lockfile`) pins the hashes so later runs load exactly the same
-//! build. `resolve` ties these together for the workspace and `dtm init`; `publish` builds and
+//! The index only helps to find versions. A library enters the cache (`cache`, content-addressed
+//! by hash) only after its hash matched, is checked again before each use (cheaply, through a
+//! verified stamp: `stamp`), and the lock file (`lockfile`) pins the hashes so later runs load
+//! exactly the same build. `resolve` ties these together for the workspace and `dtm init`; `publish` builds and
 //! mirrors registries.
 
 mod cache;
@@ -24,6 +25,7 @@ mod lockfile;
 mod platform;
 mod publish;
 mod resolve;
+mod stamp;
 mod trust;
 
 use std::path::PathBuf;

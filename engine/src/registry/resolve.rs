@@ -568,10 +568,14 @@ impl Resolver {
                 self.check_abi(name, &entry.version, &entry.abi)?;
                 let file = self.platform.library_file_name(name);
                 if let Some(sha) = entry.sha256.get(&platform) {
-                    if let Some(path) =
-                        self.cache
-                            .lookup(name, &entry.version, &self.platform, &file, sha)?
-                    {
+                    // The locked build, even if the registry has published another since.
+                    if let Some(path) = self.cache.lookup(&BuildRef {
+                        name,
+                        version: &entry.version,
+                        platform: &self.platform,
+                        file: &file,
+                        sha256: sha,
+                    })? {
                         return Ok((
                             Resolved {
                                 name: name.clone(),
@@ -664,10 +668,14 @@ impl Resolver {
             merged.insert(platform.clone(), sha.to_string());
             entry.sha256 = merged;
         }
-        if let Some(path) = self
-            .cache
-            .lookup(name, version, &self.platform, file, sha)?
-        {
+        let build = BuildRef {
+            name,
+            version,
+            platform: &self.platform,
+            file,
+            sha256: sha,
+        };
+        if let Some(path) = self.cache.lookup(&build)? {
             return Ok((
                 Resolved {
                     name: name.into(),
@@ -684,13 +692,7 @@ impl Resolver {
         let id = format!("{name} {version}");
         let mut downloaded = false;
         let path = self.cache.install(
-            BuildRef {
-                name,
-                version,
-                platform: &self.platform,
-                file,
-                sha256: sha,
-            },
+            build,
             Origin {
                 url: &url,
                 promised_by: Promise::SignedSums,
