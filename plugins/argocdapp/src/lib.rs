@@ -8,6 +8,8 @@
 //! dtm waits until Argo CD has done so.
 #![forbid(unsafe_code)]
 
+use std::sync::Arc;
+
 use dtm_kube_support::manage::{self, Settings};
 use dtm_kube_support::objects::Object;
 use dtm_kube_support::ready::{Readiness, readiness};
@@ -243,8 +245,8 @@ impl Options {
         Ok(objects)
     }
 
-    fn connect(&self, req: &Req<Options>) -> Result<Cluster, PluginError> {
-        Cluster::connect(
+    fn connect(&self, req: &Req<Options>) -> Result<Arc<Cluster>, PluginError> {
+        Cluster::shared(
             &Connection {
                 kubeconfig: self.kubeconfig.clone(),
                 context: self.context.clone(),

@@ -7,6 +7,7 @@
 //! pending steps, so a long rollout survives an interrupted dtm and shows progress meanwhile.
 #![forbid(unsafe_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use dtm_kube_support::manage::{self, Settings};
@@ -174,14 +175,14 @@ fn download(url: &str) -> Result<String, PluginError> {
 }
 
 struct Run {
-    cluster: Cluster,
+    cluster: Arc<Cluster>,
     namespace: String,
     settings: Settings,
 }
 
 fn connect(req: &Req<Options>) -> Result<Run, PluginError> {
     let settings = req.options.settings(&req.instance)?;
-    let cluster = Cluster::connect(&req.options.connection(), &req.workdir)?;
+    let cluster = Cluster::shared(&req.options.connection(), &req.workdir)?;
     let namespace = req
         .options
         .namespace

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use dtm_plugin_sdk::prelude::*;
@@ -18,7 +18,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where the cluster is: the options both Kubernetes plugins take.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Connection {
     /// A kubeconfig file; relative paths are resolved against the config file's directory.
     pub kubeconfig: Option<String>,
@@ -69,11 +69,33 @@ fn chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// The clients made so far in this process, by connection and config directory.
+type Shared = Mutex<HashMap<(Connection, PathBuf), Arc<Cluster>>>;
+
 impl Cluster {
+    /// The client for `conn`, made on first use and then shared by every call of this process
+    /// (the host runs calls on several threads): one kubeconfig read, TLS session and discovery
+    /// cache per cluster instead of one per call. A failed connection is not remembered.
+    pub fn shared(conn: &Connection, workdir: &Path) -> Result<Arc<Cluster>, PluginError> {
+        static CLUSTERS: OnceLock<Shared> = OnceLock::new();
+        let clusters = CLUSTERS.get_or_init(Shared::default);
+        let key = (conn.clone(), workdir.to_path_buf());
+        let mut map = clusters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = map.get(&key) {
+            return Ok(found.clone());
+        }
+        let made = Arc::new(Cluster::connect(conn, workdir)?);
+        map.insert(key, made.clone());
+        Ok(made)
+    }
+
     /// Reads the kubeconfig (or the in-cluster service account) and builds a client. No request
     /// is sent yet.
     pub fn connect(conn: &Connection, workdir: &Path) -> Result<Cluster, PluginError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker drives the connections; callers on any thread block on their requests.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("dtm-kube-io")
             .enable_all()
             .build()
             .map_err(|e| PluginError::internal(format!("cannot start the I/O runtime: {e}")))?;
