@@ -261,10 +261,45 @@ pub fn project(live: &Value, desired: &Value) -> Value {
     }
 }
 
-/// `sha256:HEX` of the canonical JSON of `value` (serde_json maps are sorted by key).
+/// `sha256:HEX` of the canonical JSON of `value`: keys sorted at every level, whatever order
+/// the maps hold them in (serde_json keeps insertion order when any crate in the build enables
+/// its `preserve_order` feature), so the same object always gives the same digest.
 pub fn digest(value: &Value) -> String {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    let mut hasher = Sha256::new();
+    write_canonical(value, &mut hasher);
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+}
+
+fn write_canonical(value: &Value, out: &mut Sha256) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.update(b"{");
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.update(b",");
+                }
+                out.update(Value::String(k.clone()).to_string().as_bytes());
+                out.update(b":");
+                if let Some(v) = map.get(k) {
+                    write_canonical(v, out);
+                }
+            }
+            out.update(b"}");
+        }
+        Value::Array(items) => {
+            out.update(b"[");
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.update(b",");
+                }
+                write_canonical(v, out);
+            }
+            out.update(b"]");
+        }
+        scalar => out.update(scalar.to_string().as_bytes()),
+    }
 }
 
 /// The drift fingerprint of a live object against the manifest that was applied: the digest of
@@ -365,6 +400,24 @@ mod tests {
             .unwrap()
             .remove("app");
         assert_ne!(fingerprint(&removed, &desired), digest(&desired));
+    }
+
+    #[test]
+    fn digests_do_not_depend_on_key_order() {
+        let a: Value =
+            serde_json::from_str(r#"{"b": 1, "a": {"y": [1, {"q": 2, "p": 1}], "x": "s"}}"#)
+                .unwrap();
+        let b: Value =
+            serde_json::from_str(r#"{"a": {"x": "s", "y": [1, {"p": 1, "q": 2}]}, "b": 1}"#)
+                .unwrap();
+        assert_eq!(digest(&a), digest(&b));
+        // The same bytes as compact JSON with sorted keys: digests recorded before stay valid.
+        let sorted = r#"{"a":{"x":"s","y":[1,{"p":1,"q":2}]},"b":1}"#;
+        assert_eq!(
+            digest(&a),
+            format!("sha256:{}", hex::encode(Sha256::digest(sorted)))
+        );
+        assert_ne!(digest(&a), digest(&json!({"b": 2, "a": {}})));
     }
 
     #[test]
