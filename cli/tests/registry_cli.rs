@@ -551,7 +551,12 @@ fn a_cached_library_changed_in_place_is_refused_despite_its_stamp() {
 
     // The changed file is discarded and the locked build fetched again.
     srv.reset();
-    w.in_project(&p, &["verify", "-f", "dtm.yaml"]).ok();
+    let out = w.in_project(&p, &["verify", "-f", "dtm.yaml"]).ok();
+    assert!(
+        out.all().contains("had changed since dtm verified it"),
+        "{}",
+        out.all()
+    );
     assert_eq!(srv.count(&lib_path()).1, 1);
     assert_eq!(sha256(&cached), sha256(&lib("file")));
 

@@ -45,6 +45,17 @@ pub struct CachedBuild {
     pub path: PathBuf,
 }
 
+/// What [`Cache::find`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The build, with its hash.
+    Here(PathBuf),
+    /// Not in the cache.
+    Missing,
+    /// A file was there with other content (changed after dtm cached it); it was removed.
+    Discarded(PathBuf),
+}
+
 /// Who to blame in a hash mismatch.
 #[derive(Debug, Clone)]
 pub struct Origin<'a> {
@@ -110,24 +121,33 @@ impl Cache {
     /// hash is removed (it cannot have been put there by dtm) and `None` returned. A build of the
     /// old layout is moved into its entry first.
     pub fn lookup(&self, build: &BuildRef<'_>) -> Result<Option<PathBuf>, RegistryError> {
+        Ok(match self.find(build)? {
+            Found::Here(path) => Some(path),
+            Found::Missing | Found::Discarded(_) => None,
+        })
+    }
+
+    /// Like [`Cache::lookup`], but says when a file was there and was discarded because its
+    /// content no longer had its hash, so that the caller can tell the user.
+    pub fn find(&self, build: &BuildRef<'_>) -> Result<Found, RegistryError> {
         let path = self.library_path(build)?;
         if !path.is_file() {
             let dir = self.platform_dir(build.name, build.version, build.platform)?;
             return Ok(self
                 .adopt_legacy(&dir, build.file)?
                 .filter(|(sha, _)| sha.eq_ignore_ascii_case(build.sha256))
-                .map(|(_, at)| at));
+                .map_or(Found::Missing, |(_, at)| Found::Here(at)));
         }
         if check(&path, build.sha256)?.is_some() {
-            return Ok(Some(path));
+            return Ok(Found::Here(path));
         }
         let _guard = self.lock_entry(&path)?;
         // Re-check under the lock: another process may just have replaced it.
         if path.is_file() && check(&path, build.sha256)?.is_some() {
-            return Ok(Some(path));
+            return Ok(Found::Here(path));
         }
         remove_library(&path)?;
-        Ok(None)
+        Ok(Found::Discarded(path))
     }
 
     /// Whether a cached build still has the hash it is filed under (through its stamp when the

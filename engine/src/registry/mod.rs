@@ -30,7 +30,7 @@ mod trust;
 
 use std::path::PathBuf;
 
-pub use cache::{BuildRef, Cache, CachedBuild, Origin};
+pub use cache::{BuildRef, Cache, CachedBuild, Found, Origin};
 pub use fetch::{Fetch, FetchError, FetchOptions, RegistryUrl, open_registry};
 pub use layout::{Index, IndexBuild, IndexPlugin, IndexVersion, Sums, safe_component};
 pub use lockfile::{LOCK_FILE_NAME, LockEntry, LockFile};

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use dtm_plugin_protocol::{ABI_MAJOR, ABI_MINOR};
 
-use super::cache::{BuildRef, Cache, Origin};
+use super::cache::{BuildRef, Cache, Found, Origin};
 use super::fetch::{Fetch, FetchFailure, FetchOptions, RegistryUrl, open_registry};
 use super::layout::{
     INDEX, Index, IndexVersion, SUMS, SUMS_SIG, Sums, check_name_version, library_path, parse_abi,
@@ -234,6 +234,26 @@ impl Resolver {
     /// The platform builds are resolved for.
     pub fn platform(&self) -> &Platform {
         &self.platform
+    }
+
+    /// The cached build, warning when a cached file had changed and was discarded (it is then
+    /// fetched again, or the resolution fails).
+    fn cached(&self, build: &BuildRef<'_>) -> Result<Option<PathBuf>, RegistryError> {
+        Ok(match self.cache.find(build)? {
+            Found::Here(path) => Some(path),
+            Found::Missing => None,
+            Found::Discarded(path) => {
+                self.emit(Event::Warning(format!(
+                    "the cached {} {} at {} had changed since dtm verified it (sha256 {} \
+                     expected); it was removed and will be fetched again",
+                    build.name,
+                    build.version,
+                    path.display(),
+                    build.sha256
+                )));
+                None
+            }
+        })
     }
 
     fn emit(&self, e: Event) {
@@ -569,7 +589,7 @@ impl Resolver {
                 let file = self.platform.library_file_name(name);
                 if let Some(sha) = entry.sha256.get(&platform) {
                     // The locked build, even if the registry has published another since.
-                    if let Some(path) = self.cache.lookup(&BuildRef {
+                    if let Some(path) = self.cached(&BuildRef {
                         name,
                         version: &entry.version,
                         platform: &self.platform,
@@ -675,7 +695,7 @@ impl Resolver {
             file,
             sha256: sha,
         };
-        if let Some(path) = self.cache.lookup(&build)? {
+        if let Some(path) = self.cached(&build)? {
             return Ok((
                 Resolved {
                     name: name.into(),
