@@ -108,6 +108,16 @@ fn a_removed_tool_is_deleted_with_its_secrets_from_the_environment() {
 fn without_the_variable_the_delete_fails_naming_it_and_keeps_the_record() {
     let s = applied();
     s.write("config.yaml", WITHOUT);
+    // The plan says so before anything runs.
+    let plan = dtm(&s, &["plan"], None).expect(0);
+    assert!(
+        plan.stdout().contains("cannot run as things stand")
+            && plan
+                .stdout()
+                .contains("`DTM_TEST_SECRET`, which is not set"),
+        "{}",
+        plan.all()
+    );
     let apply = dtm(&s, &["apply", "-y"], None).expect(1);
     let out = apply.all();
     for needle in [
@@ -137,7 +147,7 @@ fn without_the_variable_the_delete_fails_naming_it_and_keeps_the_record() {
     let retry = dtm(&s, &["apply", "-y"], Some(SECRET)).expect(0);
     assert!(s.path("deleted.marker").exists(), "{}", retry.all());
     assert!(s.state()["resources"].get("exec.tok").is_none());
-    assert_not_leaked(&s, &[&apply, &retry], &[SECRET]);
+    assert_not_leaked(&s, &[&plan, &apply, &retry], &[SECRET]);
 }
 
 #[test]

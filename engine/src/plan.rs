@@ -67,6 +67,9 @@ pub enum Reason {
     UpstreamChanges(Vec<String>),
     /// Asked for by `dtm delete` / `dtm destroy`.
     Requested,
+    /// A delete of a tool no longer in the config that cannot run yet: its secrets come from
+    /// environment variables that are not set (the detail names them).
+    SecretsNotSet(String),
 }
 
 impl std::fmt::Display for Reason {
@@ -81,6 +84,7 @@ impl std::fmt::Display for Reason {
             Reason::Resume(op) => write!(f, "resuming a pending {op}"),
             Reason::UpstreamChanges(u) => write!(f, "inputs from {} may change", u.join(", ")),
             Reason::Requested => f.write_str("requested"),
+            Reason::SecretsNotSet(what) => write!(f, "cannot run as things stand: {what}"),
         }
     }
 }

@@ -520,7 +520,23 @@ impl Workspace {
         }
         let keys: Vec<String> = state.resources.keys().cloned().collect();
         let live = self.read_live(state, &keys)?;
-        Ok(crate::plan::plan(&self.config, state, &live, mode))
+        let mut plan = crate::plan::plan(&self.config, state, &live, mode);
+        // Say now, not halfway through the apply, when a tool no longer in the config cannot be
+        // deleted because the variables its secrets come from are not set.
+        for c in &mut plan.changes {
+            if c.action != crate::plan::Action::Delete
+                || self.config.tools.iter().any(|t| t.key() == c.key)
+            {
+                continue;
+            }
+            if let Some(res) = state.resources.get(&c.key)
+                && let Err(e) = state.restore(&res.options, &|name| self.settings.env.get(name))
+            {
+                c.reasons
+                    .push(crate::plan::Reason::SecretsNotSet(e.to_string()));
+            }
+        }
+        Ok(plan)
     }
 }
 
