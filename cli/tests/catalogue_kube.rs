@@ -387,7 +387,7 @@ fn k8s_manifest_pod_readiness_times_out_and_delete_removes_what_it_applied() {
   options:
     kubeconfig: {kubeconfig}
     namespace: {ns}
-    waitTimeout: 3s
+    waitTimeout: 5s
     manifests:
     - apiVersion: v1
       kind: Pod
@@ -417,13 +417,16 @@ fn k8s_manifest_pod_readiness_times_out_and_delete_removes_what_it_applied() {
         out.all()
     );
     assert!(out.all().contains("not scheduled"), "{}", out.all());
-    // The Deployment's controller made a ReplicaSet and a Pod, which no node ever runs.
-    assert!(
-        out.all()
-            .contains(&format!("Deployment {ns}/api: 0 of 1 replicas available")),
-        "{}",
-        out.all()
-    );
+    // The Deployment's controller made a ReplicaSet and a Pod, which no node ever runs:
+    // "0 of 1 replicas available" (or "updated", if the ReplicaSet's status lags on a busy
+    // machine). Either way the real controller reported on it.
+    let all = out.all();
+    // The last mention is in the timeout error (earlier progress lines may predate the report).
+    let said = all
+        .rsplit(&format!("Deployment {ns}/api: "))
+        .next()
+        .unwrap_or_default();
+    assert!(said.starts_with("0 of 1 replicas "), "{all}");
     assert!(k.get(&pods, "web").is_some());
     assert_eq!(
         s.state()["resources"]["k8s-manifest.pod"]["lifecycle"],
@@ -456,7 +459,7 @@ fn k8s_manifest_pod_readiness_times_out_and_delete_removes_what_it_applied() {
     // `wait: false` accepts the applied Pod as it is.
     s.write(
         "dtm.yaml",
-        &original.replace("waitTimeout: 3s", "wait: false"),
+        &original.replace("waitTimeout: 5s", "wait: false"),
     );
     s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
     s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
