@@ -731,9 +731,9 @@ mod tests {
     #[test]
     fn local_path_is_made_absolute() {
         let repo = info(json!({"url": "out/svc.git", "scmType": "git"}))
-            .resolve(|p| std::path::Path::new("/work").join(p))
+            .resolve(|p| std::path::Path::new("/srv/project").join(p))
             .unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(repo.url, "/work/out/svc.git");
+        assert_eq!(repo.url, "/srv/project/out/svc.git");
         assert_eq!(repo.name, "svc");
     }
 
