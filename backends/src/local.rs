@@ -34,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 use fs4::{FileExt, TryLockError};
 use serde_json::{Map, Value};
 
+use crate::remote::unknown_holder;
 use crate::{Backend, BackendError, LockInfo, Snapshot, Version};
 
 /// The state file used when the config does not name one (DevStream's default).
@@ -770,18 +771,6 @@ fn version_of(meta: &Metadata) -> Version {
     }
 }
 
-/// Placeholder holder info for a lock file that cannot be read or parsed.
-fn unknown_holder(why: &str) -> LockInfo {
-    LockInfo {
-        id: UNKNOWN_LOCK_ID.to_owned(),
-        who: "unknown".to_owned(),
-        host: "unknown".to_owned(),
-        pid: 0,
-        operation: format!("? ({why})"),
-        created: "unknown".to_owned(),
-        version: "unknown".to_owned(),
-    }
-}
 
 fn json_type(value: &Value) -> &'static str {
     match value {

@@ -78,7 +78,7 @@ pub(crate) fn renew_interval(duration: Duration) -> Duration {
 /// The lock id reported for a lock that cannot be parsed; `dtm state unlock unknown` removes it.
 pub(crate) const UNKNOWN_LOCK_ID: &str = crate::local::UNKNOWN_LOCK_ID;
 
-/// Placeholder holder info for a lock that cannot be parsed.
+/// Placeholder holder info for a lock (file or object) that cannot be read or parsed.
 pub(crate) fn unknown_holder(why: &str) -> LockInfo {
     LockInfo {
         id: UNKNOWN_LOCK_ID.to_owned(),

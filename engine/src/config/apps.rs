@@ -10,7 +10,8 @@
 
 use serde_json::{Map, Value};
 
-use super::decode::{Raw, ToolParts, ToolSrc, is_dns_label, join_path};
+use super::decode::{Raw, ToolParts, ToolSrc, join_path};
+use crate::names::is_dns1123_label;
 use super::load::Loader;
 use super::suggest::hint;
 use super::template::{LATE_OPEN, SECRET_OPEN};
@@ -87,7 +88,7 @@ impl Loader<'_> {
             );
             return;
         };
-        if !is_dns_label(&name) {
+        if !is_dns1123_label(&name) {
             self.diags.push(
                 Some(name_pos),
                 join_path(path, "name"),

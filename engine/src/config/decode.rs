@@ -10,6 +10,7 @@ use super::suggest::{did_you_mean, hint};
 use super::template::SECRET_OPEN;
 use super::yaml::{Kind, Node, Pos, Style, plain_value};
 use super::{OutputRef, SecretSource, StateConfig, Tool};
+use crate::names::is_dns1123_label;
 
 /// Top-level keys of a config file.
 pub(crate) const TOP_KEYS: &[&str] = &["config", "vars", "tools", "apps", "pipelineTemplates"];
@@ -79,18 +80,6 @@ pub(crate) struct ToolParts<'a> {
     pub pos: Pos,
     /// Path for messages, e.g. `tools[3]` or `apps[0].ci[1]`.
     pub path: String,
-}
-
-/// A DNS-1123 label: lower-case letters, digits and `-`, starting and ending with a letter or
-/// digit, 1 to 63 characters.
-pub(crate) fn is_dns_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
 }
 
 fn escape_pointer(key: &str) -> String {
@@ -524,14 +513,14 @@ impl Loader<'_> {
     pub fn build_tool(&mut self, parts: ToolParts<'_>) -> Option<ToolSrc> {
         let rule = "must be a DNS-1123 label: lower-case letters, digits and '-', starting and \
                     ending with a letter or digit, at most 63 characters";
-        if !is_dns_label(&parts.plugin) {
+        if !is_dns1123_label(&parts.plugin) {
             self.diags.push(
                 Some(parts.plugin_pos),
                 join_path(&parts.path, "name"),
                 format!("invalid plugin name `{}`: {rule}", parts.plugin),
             );
         }
-        if !is_dns_label(&parts.instance_id) {
+        if !is_dns1123_label(&parts.instance_id) {
             self.diags.push(
                 Some(parts.id_pos),
                 join_path(&parts.path, "instanceID"),
@@ -694,11 +683,11 @@ mod tests {
     #[test]
     fn dns_labels() {
         for ok in ["a", "golang-github", "default", "a1", "0"] {
-            assert!(is_dns_label(ok), "{ok}");
+            assert!(is_dns1123_label(ok), "{ok}");
         }
         let long = "a".repeat(64);
         for bad in ["", "-a", "a-", "A", "a_b", "a.b", long.as_str()] {
-            assert!(!is_dns_label(bad), "{bad}");
+            assert!(!is_dns1123_label(bad), "{bad}");
         }
     }
 }

@@ -120,16 +120,7 @@ pub fn publish(
     let _guard = lock_dir(dir)?;
     let host = PluginHost::default();
     let index_path = dir.join(INDEX);
-    let mut index = if index_path.is_file() {
-        let bytes = std::fs::read(&index_path)
-            .map_err(|e| RegistryError::io("cannot read", &index_path, e))?;
-        Index::parse(&bytes, &index_path.display().to_string())?
-    } else {
-        Index {
-            format: super::layout::INDEX_FORMAT,
-            ..Index::default()
-        }
-    };
+    let mut index = read_index_or_new(&index_path)?;
     let mut report = PublishReport::default();
     for lib in libraries {
         let plugin = host.load(lib)?;
@@ -270,16 +261,7 @@ pub fn mirror(
             .into(),
     })?;
     let index_path = to.join(INDEX);
-    let mut index = if index_path.is_file() {
-        let bytes = std::fs::read(&index_path)
-            .map_err(|e| RegistryError::io("cannot read", &index_path, e))?;
-        Index::parse(&bytes, &index_path.display().to_string())?
-    } else {
-        Index {
-            format: super::layout::INDEX_FORMAT,
-            ..Index::default()
-        }
-    };
+    let mut index = read_index_or_new(&index_path)?;
     let source_index = resolver.index().ok();
     let mut report = MirrorReport::default();
     for want in wants {
@@ -335,4 +317,16 @@ pub fn mirror(
     }
     write_atomically(&index_path, index.to_json().as_bytes())?;
     Ok(report)
+}
+
+/// The registry index at `path`, or an empty one when the registry is new.
+fn read_index_or_new(path: &Path) -> Result<Index, RegistryError> {
+    if !path.is_file() {
+        return Ok(Index {
+            format: super::layout::INDEX_FORMAT,
+            ..Index::default()
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| RegistryError::io("cannot read", path, e))?;
+    Index::parse(&bytes, &path.display().to_string())
 }
