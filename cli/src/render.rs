@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use console::Style;
-use dtm_engine::executor::Outcome;
+use dtm_engine::executor::{Outcome, ToolResult};
 use dtm_engine::plan::{Action, Change, Plan, Reason, display_value};
 use serde_json::{Value, json};
 use similar::{ChangeTag, TextDiff};
@@ -189,6 +189,29 @@ pub fn plan_json(plan: &Plan) -> Value {
     json!({ "changes": changes, "summary": plan.summary(), "has_changes": plan.has_changes() })
 }
 
+/// One titled list of tool results (`  key (action): message`); nothing when there are none.
+fn result_section(
+    out: &mut dyn Write,
+    title: impl std::fmt::Display,
+    rows: &[&ToolResult],
+    key: impl Fn(&str) -> String,
+) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{title}")?;
+    for r in rows {
+        writeln!(
+            out,
+            "  {} ({}): {}",
+            key(&r.key),
+            r.action.as_str(),
+            r.message.as_deref().unwrap_or("")
+        )?;
+    }
+    Ok(())
+}
+
 /// Prints the summary after execution.
 pub fn outcome_text(out: &mut dyn Write, outcome: &Outcome, verb: &str) -> std::io::Result<()> {
     let st = Styles::stdout();
@@ -196,46 +219,12 @@ pub fn outcome_text(out: &mut dyn Write, outcome: &Outcome, verb: &str) -> std::
     let failed: Vec<_> = outcome.with_result("failed").collect();
     let skipped: Vec<_> = outcome.with_result("skipped").collect();
     let paused: Vec<_> = outcome.with_result("paused").collect();
-    if !paused.is_empty() {
-        writeln!(
-            out,
-            "\n{}",
-            st.upd.apply_to("Paused (the next run resumes them):")
-        )?;
-        for r in &paused {
-            writeln!(
-                out,
-                "  {} ({}): {}",
-                st.bold.apply_to(&r.key),
-                r.action.as_str(),
-                r.message.as_deref().unwrap_or("")
-            )?;
-        }
-    }
-    if !failed.is_empty() {
-        writeln!(out, "\n{}", st.del.apply_to("Failed:"))?;
-        for r in &failed {
-            writeln!(
-                out,
-                "  {} ({}): {}",
-                st.bold.apply_to(&r.key),
-                r.action.as_str(),
-                r.message.as_deref().unwrap_or("")
-            )?;
-        }
-    }
-    if !skipped.is_empty() {
-        writeln!(out, "\n{}", st.upd.apply_to("Skipped:"))?;
-        for r in &skipped {
-            writeln!(
-                out,
-                "  {} ({}): {}",
-                r.key,
-                r.action.as_str(),
-                r.message.as_deref().unwrap_or("")
-            )?;
-        }
-    }
+    let bold = |k: &str| st.bold.apply_to(k).to_string();
+    let plain = |k: &str| k.to_owned();
+    let paused_title = st.upd.apply_to("Paused (the next run resumes them):");
+    result_section(out, paused_title, &paused, bold)?;
+    result_section(out, st.del.apply_to("Failed:"), &failed, bold)?;
+    result_section(out, st.upd.apply_to("Skipped:"), &skipped, plain)?;
     if let Some(f) = &outcome.fatal {
         writeln!(out, "\n{} {f}", st.del.apply_to("Stopped:"))?;
     }
