@@ -144,7 +144,11 @@ pub fn resolve(
     default_ns: &str,
     allow_pending: bool,
 ) -> Result<Vec<Option<Kind>>, PluginError> {
-    let snapshot: Vec<Object> = objects.to_vec();
+    let definitions: Vec<Object> = objects
+        .iter()
+        .filter(|o| o.key.kind == "CustomResourceDefinition")
+        .cloned()
+        .collect();
     let mut kinds = Vec::with_capacity(objects.len());
     for o in objects.iter_mut() {
         match cluster.kind(&o.key.api_version, &o.key.kind)? {
@@ -152,7 +156,7 @@ pub fn resolve(
                 o.settle_namespace(kind.namespaced, default_ns);
                 kinds.push(Some(kind));
             }
-            None if allow_pending && defined_by_set(&snapshot, &o.key) => kinds.push(None),
+            None if allow_pending && defined_by_set(&definitions, &o.key) => kinds.push(None),
             None => return Err(cluster.not_served(&o.key)),
         }
     }
@@ -279,15 +283,18 @@ pub fn wait_ready(
     ready: ReadyFn,
 ) -> Result<Step, PluginError> {
     let status = status_of(&objects);
-    if !settings.wait {
-        return Ok(Step::done(status));
-    }
-    let started = Instant::now();
-    let mut shown = String::new();
-    loop {
+    let timed_out = |message: &str| {
+        format!(
+            "timed out after `waitTimeout` ({}s) with {message}; the objects are applied: \
+             raise `waitTimeout`, fix what keeps them from becoming ready, or set \
+             `wait: false`",
+            settings.wait_timeout.as_secs()
+        )
+    };
+    let look = || {
         let waiting = unready(cluster, &objects, ready)?;
         if waiting.is_empty() {
-            return Ok(Step::done(status));
+            return Ok(Look::Done);
         }
         if let Some((key, why, _)) = waiting.iter().find(|w| w.2) {
             return Err(PluginError::conflict(format!(
@@ -295,31 +302,77 @@ pub fn wait_ready(
             )));
         }
         let done = objects.len() - waiting.len();
-        let message = format!(
-            "{done} of {} objects ready; waiting for {}",
-            objects.len(),
-            describe(&waiting)
-        );
-        if deadline.passed() {
-            return Err(PluginError::timeout(format!(
-                "timed out after `waitTimeout` ({}s) with {message}; the objects are applied: \
-                 raise `waitTimeout`, fix what keeps them from becoming ready, or set \
-                 `wait: false`",
-                settings.wait_timeout.as_secs()
-            )));
+        Ok(Look::Waiting {
+            message: format!(
+                "{done} of {} objects ready; waiting for {}",
+                objects.len(),
+                describe(&waiting)
+            ),
+            percent: Some(u8::try_from(done * 100 / objects.len().max(1)).unwrap_or(100)),
+        })
+    };
+    let wait = Wait {
+        phase: "ready",
+        objects: &objects,
+        deadline,
+        settings,
+    };
+    poll(ctx, &wait, status, timed_out, look)
+}
+
+/// One look at what a wait is waiting for.
+enum Look {
+    /// Nothing left to wait for.
+    Done,
+    /// Still waiting; the message says for what.
+    Waiting {
+        message: String,
+        percent: Option<u8>,
+    },
+}
+
+/// What a wait is about: its pending phase, the objects it records, its deadline.
+struct Wait<'a> {
+    phase: &'static str,
+    objects: &'a [Recorded],
+    deadline: Deadline,
+    settings: &'a Settings,
+}
+
+/// The polling both waits share: look every [`POLL_EVERY`] for [`IN_CALL_POLL`], showing
+/// progress when it changes, then hand back a pending step carrying the deadline and the
+/// objects; past the deadline, a timeout error made by `timed_out` from the last message.
+fn poll(
+    ctx: &Ctx<'_>,
+    wait: &Wait<'_>,
+    done: Value,
+    timed_out: impl Fn(&str) -> String,
+    mut look: impl FnMut() -> Result<Look, PluginError>,
+) -> Result<Step, PluginError> {
+    if !wait.settings.wait {
+        return Ok(Step::done(done));
+    }
+    let started = Instant::now();
+    let mut shown = String::new();
+    loop {
+        let (message, percent) = match look()? {
+            Look::Done => return Ok(Step::done(done)),
+            Look::Waiting { message, percent } => (message, percent),
+        };
+        if wait.deadline.passed() {
+            return Err(PluginError::timeout(timed_out(&message)));
         }
         if message != shown {
-            let percent = u8::try_from(done * 100 / objects.len().max(1)).unwrap_or(100);
-            ctx.progress(Some(percent), &message);
+            ctx.progress(percent, &message);
             shown.clone_from(&message);
         }
         if ctx.is_cancelled() || started.elapsed() >= IN_CALL_POLL {
             return Ok(Pending::new(json!({
-                "phase": "ready",
-                "deadline": deadline.0,
-                "status": status,
+                "phase": wait.phase,
+                "deadline": wait.deadline.0,
+                "status": status_of(wait.objects),
             }))
-            .after(PENDING_DELAY.min(deadline.left()))
+            .after(PENDING_DELAY.min(wait.deadline.left()))
             .message(message)
             .into());
         }
@@ -451,12 +504,14 @@ fn wait_gone(
     deadline: Deadline,
     settings: &Settings,
 ) -> Result<Step, PluginError> {
-    if !settings.wait {
-        return Ok(Step::done(Value::Null));
-    }
-    let started = Instant::now();
-    let mut shown = String::new();
-    loop {
+    let timed_out = |message: &str| {
+        format!(
+            "timed out after `waitTimeout` ({}s) {message}; deletion was requested and \
+             goes on in the cluster: delete again later, or remove what blocks it",
+            settings.wait_timeout.as_secs()
+        )
+    };
+    let look = || {
         let mut left = Vec::new();
         for r in &objects {
             let Some(kind) = cluster.kind(&r.key.api_version, &r.key.kind)? else {
@@ -473,39 +528,26 @@ fn wait_gone(
                             .join(", ")
                     })
                     .unwrap_or_default();
-                let why = if finalizers.is_empty() {
+                left.push(if finalizers.is_empty() {
                     r.key.to_string()
                 } else {
                     format!("{} (finalizers: {finalizers})", r.key)
-                };
-                left.push(why);
+                });
             }
         }
         if left.is_empty() {
-            return Ok(Step::done(Value::Null));
+            return Ok(Look::Done);
         }
-        let message = format!("waiting for {} to go: {}", left.len(), left.join("; "));
-        if deadline.passed() {
-            return Err(PluginError::timeout(format!(
-                "timed out after `waitTimeout` ({}s) {message}; deletion was requested and \
-                 goes on in the cluster: delete again later, or remove what blocks it",
-                settings.wait_timeout.as_secs()
-            )));
-        }
-        if message != shown {
-            ctx.progress(None, &message);
-            shown.clone_from(&message);
-        }
-        if ctx.is_cancelled() || started.elapsed() >= IN_CALL_POLL {
-            return Ok(Pending::new(json!({
-                "phase": "gone",
-                "deadline": deadline.0,
-                "status": status_of(&objects),
-            }))
-            .after(PENDING_DELAY.min(deadline.left()))
-            .message(message)
-            .into());
-        }
-        std::thread::sleep(POLL_EVERY);
-    }
+        Ok(Look::Waiting {
+            message: format!("waiting for {} to go: {}", left.len(), left.join("; ")),
+            percent: None,
+        })
+    };
+    let wait = Wait {
+        phase: "gone",
+        objects: &objects,
+        deadline,
+        settings,
+    };
+    poll(ctx, &wait, Value::Null, timed_out, look)
 }
