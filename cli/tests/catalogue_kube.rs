@@ -85,6 +85,19 @@ impl Cluster {
             .unwrap();
     }
 
+    fn create_namespace(&self, name: &str) {
+        self.rt
+            .block_on(Api::<Namespace>::all(self.client.clone()).create(
+                &Default::default(),
+                &serde_json::from_value(json!({"metadata": {"name": name}})).unwrap(),
+            ))
+            .unwrap();
+    }
+
+    fn remove_namespace(&self, name: &str) {
+        self.remove(&Api::<Namespace>::all(self.client.clone()), name);
+    }
+
     fn remove<K>(&self, api: &Api<K>, name: &str)
     where
         K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
@@ -353,11 +366,7 @@ fn k8s_manifest_pod_readiness_times_out_and_delete_removes_what_it_applied() {
     let k = Cluster::new(&kubeconfig);
     let s = Sandbox::new();
     let ns = unique("dtm-pod");
-    k.rt.block_on(Api::<Namespace>::all(k.client.clone()).create(
-        &Default::default(),
-        &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-    ))
-    .unwrap();
+    k.create_namespace(&ns);
     // The service account Kubernetes' controller would create (the Pod's admission needs it).
     k.rt.block_on(
         k.ns::<k8s_openapi::api::core::v1::ServiceAccount>(&ns)
@@ -465,7 +474,7 @@ fn k8s_manifest_pod_readiness_times_out_and_delete_removes_what_it_applied() {
     s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
     s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
     assert!(k.get(&pods, "web").is_none());
-    k.remove(&Api::<Namespace>::all(k.client.clone()), &ns);
+    k.remove_namespace(&ns);
 }
 
 /// The Application definition is cluster-wide: the tests that use it take turns.
@@ -508,11 +517,7 @@ fn argocdapp_story() {
     let k = Cluster::new(&kubeconfig);
     let s = Sandbox::new();
     let ns = unique("dtm-argo");
-    k.rt.block_on(Api::<Namespace>::all(k.client.clone()).create(
-        &Default::default(),
-        &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-    ))
-    .unwrap();
+    k.create_namespace(&ns);
     // Argo CD's Application definition (its schema trimmed: Argo CD's own is 20,000 lines).
     s.write(
         "application-crd.yaml",
@@ -622,7 +627,7 @@ fn argocdapp_story() {
     finish(child, &rx);
     assert_eq!(s.state()["resources"], json!({}));
     s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
-    k.remove(&Api::<Namespace>::all(k.client.clone()), &ns);
+    k.remove_namespace(&ns);
 }
 
 /// A loopback HTTP server answering every GET with `body`; counts the requests.
@@ -851,11 +856,7 @@ fn devstream_apps_gitops_flow_scaffolds_adds_ci_and_creates_the_argo_cd_applicat
 "
         ),
     );
-    k.rt.block_on(Api::<Namespace>::all(k.client.clone()).create(
-        &Default::default(),
-        &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-    ))
-    .unwrap();
+    k.create_namespace(&ns);
     let graph = s.run(&["graph", "-f", "dtm.yaml"]).expect(0);
     assert!(
         graph
@@ -882,7 +883,7 @@ fn devstream_apps_gitops_flow_scaffolds_adds_ci_and_creates_the_argo_cd_applicat
     s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
     s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
     assert!(k.get(&apps, "myapp").is_none());
-    k.remove(&Api::<Namespace>::all(k.client.clone()), &ns);
+    k.remove_namespace(&ns);
 }
 
 /// `git ARGS` in `dir`, its stdout.
