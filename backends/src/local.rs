@@ -771,7 +771,6 @@ fn version_of(meta: &Metadata) -> Version {
     }
 }
 
-
 fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",

@@ -11,12 +11,12 @@
 use serde_json::{Map, Value};
 
 use super::decode::{Raw, ToolParts, ToolSrc, join_path};
-use crate::names::is_dns1123_label;
 use super::load::Loader;
 use super::suggest::hint;
 use super::template::{LATE_OPEN, SECRET_OPEN};
 use super::vars::node_value;
 use super::yaml::{Kind, Node, Pos, Style};
+use crate::names::is_dns1123_label;
 
 const APP_KEYS: &[&str] = &["name", "spec", "repo", "repoTemplate", "ci", "cd"];
 const STAGE_KEYS: &[&str] = &["type", "templateName", "vars", "options"];
