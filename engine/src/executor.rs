@@ -408,35 +408,33 @@ pub fn execute(
                                     });
                                     finished_batch.push((idx, true));
                                 }
-                                Err(StepError::Paused(message)) => {
-                                    // Not finished: its dependents wait for a later run.
+                                Err(error) => {
+                                    // A paused step is not finished either: its dependents
+                                    // wait for a later run.
                                     node[idx] = NodeState::Failed;
-                                    (opts.events)(ExecEvent::Paused {
-                                        key: c.key.clone(),
-                                        action: c.action,
-                                        message: message.clone(),
-                                    });
+                                    let (result, message) = match error {
+                                        StepError::Paused(message) => {
+                                            (opts.events)(ExecEvent::Paused {
+                                                key: c.key.clone(),
+                                                action: c.action,
+                                                message: message.clone(),
+                                            });
+                                            ("paused", message)
+                                        }
+                                        StepError::Failed(error) => {
+                                            (opts.events)(ExecEvent::Failed {
+                                                key: c.key.clone(),
+                                                action: c.action,
+                                                error: error.clone(),
+                                            });
+                                            ("failed", error)
+                                        }
+                                    };
                                     outcome.results.push(ToolResult {
                                         key: c.key.clone(),
                                         action: c.action,
-                                        result: "paused".into(),
+                                        result: result.into(),
                                         message: Some(message),
-                                        elapsed_ms: Some(elapsed.as_millis() as u64),
-                                    });
-                                    finished_batch.push((idx, false));
-                                }
-                                Err(StepError::Failed(error)) => {
-                                    node[idx] = NodeState::Failed;
-                                    (opts.events)(ExecEvent::Failed {
-                                        key: c.key.clone(),
-                                        action: c.action,
-                                        error: error.clone(),
-                                    });
-                                    outcome.results.push(ToolResult {
-                                        key: c.key.clone(),
-                                        action: c.action,
-                                        result: "failed".into(),
-                                        message: Some(error),
                                         elapsed_ms: Some(elapsed.as_millis() as u64),
                                     });
                                     finished_batch.push((idx, false));
