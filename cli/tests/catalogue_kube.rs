@@ -9,11 +9,13 @@
 //! health the test reports as Argo CD would) and the Pod-backed path with a timeout.
 #![allow(clippy::unwrap_used)]
 
+mod catalogue_support;
 mod common;
 
 use std::process::Child;
 use std::sync::mpsc;
 
+use catalogue_support::git;
 use common::{Sandbox, server_var, spawn_until, unique};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -870,7 +872,7 @@ fn devstream_apps_gitops_flow_scaffolds_adds_ci_and_creates_the_argo_cd_applicat
     );
     s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
     let bare = s.path("remotes/myapp.git");
-    let files = catalogue_support_git(&bare, &["ls-tree", "-r", "--name-only", "main"]);
+    let files = git(&bare, &["ls-tree", "-r", "--name-only", "main"]);
     assert!(files.contains(".github/workflows/main.yml"), "{files}");
     let apps = k.dynamic(&ns, "argoproj.io", "v1alpha1", "Application");
     let app = k.get(&apps, "myapp").unwrap();
@@ -884,21 +886,6 @@ fn devstream_apps_gitops_flow_scaffolds_adds_ci_and_creates_the_argo_cd_applicat
     s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
     assert!(k.get(&apps, "myapp").is_none());
     k.remove_namespace(&ns);
-}
-
-/// `git ARGS` in `dir`, its stdout.
-fn catalogue_support_git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
