@@ -925,3 +925,67 @@ fn k8s_manifest_uses_the_context_it_is_given() {
     s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
     assert!(k.get(&k.ns::<ConfigMap>(&ns), "via-cert").is_none());
 }
+
+#[test]
+fn k8s_manifest_conflicts_namespace_default_and_field_manager() {
+    let Some(kubeconfig) = server_var("DTM_TEST_KUBECONFIG") else {
+        return;
+    };
+    let k = Cluster::new(&kubeconfig);
+    let s = Sandbox::new();
+    let name = unique("dtm-conflict");
+    // No `namespace` option: the kubeconfig context names none, so `default` it is.
+    let config = |force: bool, value: &str| {
+        format!(
+            "tools:
+- name: k8s-manifest
+  instanceID: cm
+  options:
+    kubeconfig: {kubeconfig}
+    fieldManager: team-tool
+    forceConflicts: {force}
+    manifests:
+    - {{apiVersion: v1, kind: ConfigMap, metadata: {{name: {name}}}, data: {{greeting: {value}}}}}
+"
+        )
+    };
+    s.write("dtm.yaml", &config(false, "hello"));
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let configmaps = k.ns::<ConfigMap>("default");
+    let cm = k.get(&configmaps, &name).unwrap();
+    assert!(
+        cm["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["manager"] == "team-tool" && m["operation"] == "Apply"),
+        "{cm}"
+    );
+    assert_eq!(
+        s.state()["resources"]["k8s-manifest.cm"]["outputs"]["namespace"],
+        "default"
+    );
+
+    // Someone else takes the field over; without forceConflicts dtm will not take it back.
+    k.edit(&configmaps, &name, json!({"data": {"greeting": "theirs"}}));
+    s.write("dtm.yaml", &config(false, "bonjour"));
+    let out = s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(1);
+    assert!(
+        out.all()
+            .contains("set `forceConflicts: true` to take them over"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(
+        k.get(&configmaps, &name).unwrap()["data"]["greeting"],
+        "theirs"
+    );
+    s.write("dtm.yaml", &config(true, "bonjour"));
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(
+        k.get(&configmaps, &name).unwrap()["data"]["greeting"],
+        "bonjour"
+    );
+    s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(k.get(&configmaps, &name).is_none());
+}

@@ -124,6 +124,27 @@ fn cd_argocdapp_gets_defaults_from_the_app() {
 }
 
 #[test]
+fn cd_defaults_fill_in_key_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dtm.yaml");
+    std::fs::write(
+        &path,
+        "apps:\n- name: web\n  repo: {url: https://github.com/team/web}\n  cd:\n  - type: argocdapp\n    options:\n      app: {namespace: gitops}\n      destination: {namespace: web}\n",
+    )
+    .unwrap();
+    let config = config::load(&path, &env).unwrap();
+    let t = tool(&config, "argocdapp.web");
+    assert_eq!(
+        t.options["app"],
+        json!({"namespace": "gitops", "name": "web"})
+    );
+    assert_eq!(
+        t.options["destination"],
+        json!({"namespace": "web", "server": "https://kubernetes.default.svc"})
+    );
+}
+
+#[test]
 fn direct_ci_type_without_template() {
     let config = load_fixture();
     let t = tool(&config, "gitlab-ci.service-b");

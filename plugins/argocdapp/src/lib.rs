@@ -502,6 +502,27 @@ mod tests {
     }
 
     #[test]
+    fn dtm_options_shape_the_application() {
+        let objects = options(json!({
+            "autoSync": false,
+            "project": "team",
+            "imageRepo": {"url": "ghcr.io/", "user": "org"},
+            "source": {"path": "deploy", "repoURL": "https://example.com/r", "repoBranch": "v2"},
+        }))
+        .objects()
+        .unwrap();
+        let spec = &objects[0].body["spec"];
+        assert!(spec.get("syncPolicy").is_none());
+        assert_eq!(spec["project"], "team");
+        assert_eq!(spec["source"]["targetRevision"], "v2");
+        // No values file: only the image parameter under `helm`.
+        assert_eq!(
+            spec["source"]["helm"],
+            json!({"parameters": [{"name": "image.repository", "value": "ghcr.io/org/myapp"}]})
+        );
+    }
+
+    #[test]
     fn health_decides_readiness() {
         let app = |h: &str, s: &str| json!({"kind": "Application", "status": {"health": {"status": h}, "sync": {"status": s}}});
         assert_eq!(
