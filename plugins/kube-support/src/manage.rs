@@ -497,7 +497,10 @@ pub fn delete_all(
     )
 }
 
-fn wait_gone(
+/// Waits until `objects` are gone, like [`wait_ready`] waits for readiness: polls for a few
+/// seconds, then answers a pending step that [`resume`] continues. Finalizers holding an object
+/// are named in the progress and in the timeout error.
+pub fn wait_gone(
     ctx: &Ctx<'_>,
     cluster: &Cluster,
     objects: Vec<Recorded>,

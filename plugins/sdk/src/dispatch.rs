@@ -102,7 +102,7 @@ pub fn dispatch<P: Plugin>(plugin: &P, ctx: &Ctx<'_>, request: Request) -> Respo
     };
     let result = match req.operation {
         Operation::Validate => {
-            return match plugin.validate(ctx, &req.options) {
+            return match plugin.validate_request(ctx, &req) {
                 Err(problems) if !problems.is_empty() => Response::Invalid { problems },
                 _ => Response::Done {
                     status: Value::Null,
@@ -111,7 +111,7 @@ pub fn dispatch<P: Plugin>(plugin: &P, ctx: &Ctx<'_>, request: Request) -> Respo
             };
         }
         Operation::Create | Operation::Update => {
-            if let Err(problems) = plugin.validate(ctx, &req.options)
+            if let Err(problems) = plugin.validate_request(ctx, &req)
                 && !problems.is_empty()
             {
                 let text: Vec<String> = problems.iter().map(problem_text).collect();

@@ -229,6 +229,18 @@ pub trait Plugin: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Checks a whole request's options, for plugins whose rules depend on more than the
+    /// options: the instance (`name.instanceID`) or the config's directory. Called for
+    /// `validate` and before `create` and `update`, like [`Plugin::validate`]; the default
+    /// calls [`Plugin::validate`]. Must not have side effects either: `dtm plan` calls it.
+    fn validate_request(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &Req<Self::Options>,
+    ) -> Result<(), Vec<Problem>> {
+        self.validate(ctx, &req.options)
+    }
+
     /// Creates the resource. Should succeed if the resource already exists as described.
     fn create(&self, ctx: &Ctx<'_>, req: &Req<Self::Options>) -> Result<Step, PluginError>;
 
