@@ -136,7 +136,7 @@ impl Progress {
             }
             ExecEvent::Failed { key, action, error } => {
                 self.finish(&key);
-                self.line(format!("{key}: {} failed: {error}", action.as_str()));
+                self.line(format!("{key}: {} failed: {error}", action));
             }
             ExecEvent::Paused {
                 key,
@@ -144,7 +144,7 @@ impl Progress {
                 message,
             } => {
                 self.finish(&key);
-                self.line(format!("{key}: {} paused: {message}", action.as_str()));
+                self.line(format!("{key}: {} paused: {message}", action));
             }
             ExecEvent::Warning { key, message } => self.line(format!("{key}: warning: {message}")),
             ExecEvent::Skipped { key, reason } => self.line(format!("{key}: skipped: {reason}")),

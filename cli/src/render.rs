@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use console::Style;
-use dtm_engine::executor::{Outcome, ToolResult};
+use dtm_engine::executor::{Outcome, StepResult, ToolResult};
 use dtm_engine::plan::{Action, Change, Plan, Reason, display_value};
 use serde_json::{Value, json};
 use similar::{ChangeTag, TextDiff};
@@ -205,7 +205,7 @@ fn result_section(
             out,
             "  {} ({}): {}",
             key(&r.key),
-            r.action.as_str(),
+            r.action,
             r.message.as_deref().unwrap_or("")
         )?;
     }
@@ -215,10 +215,9 @@ fn result_section(
 /// Prints the summary after execution.
 pub fn outcome_text(out: &mut dyn Write, outcome: &Outcome, verb: &str) -> std::io::Result<()> {
     let st = Styles::stdout();
-    let count = |r: &str| outcome.with_result(r).count();
-    let failed: Vec<_> = outcome.with_result("failed").collect();
-    let skipped: Vec<_> = outcome.with_result("skipped").collect();
-    let paused: Vec<_> = outcome.with_result("paused").collect();
+    let failed: Vec<_> = outcome.with_result(StepResult::Failed).collect();
+    let skipped: Vec<_> = outcome.with_result(StepResult::Skipped).collect();
+    let paused: Vec<_> = outcome.with_result(StepResult::Paused).collect();
     let bold = |k: &str| st.bold.apply_to(k).to_string();
     let plain = |k: &str| k.to_owned();
     let paused_title = st.upd.apply_to("Paused (the next run resumes them):");
@@ -232,7 +231,7 @@ pub fn outcome_text(out: &mut dyn Write, outcome: &Outcome, verb: &str) -> std::
         outcome
             .results
             .iter()
-            .filter(|r| r.result == "done" && r.action == a)
+            .filter(|r| r.result == StepResult::Done && r.action == a)
             .count()
     };
     let headline = if outcome.interrupted {
@@ -248,7 +247,7 @@ pub fn outcome_text(out: &mut dyn Write, outcome: &Outcome, verb: &str) -> std::
         by(Action::Create),
         by(Action::Update),
         by(Action::Delete),
-        count("unchanged"),
+        outcome.with_result(StepResult::Unchanged).count(),
         failed.len(),
         skipped.len(),
         if paused.is_empty() {

@@ -8,7 +8,8 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use dtm_engine::config;
-use dtm_engine::plan::{Live, Mode, plan, topo_order};
+use dtm_engine::graph::DepGraph;
+use dtm_engine::plan::{Live, Mode, plan};
 use dtm_engine::state::{Lifecycle, Resource, State};
 
 fn config_text(n: usize) -> String {
@@ -107,11 +108,13 @@ fn benches(c: &mut Criterion) {
             })
         });
 
-        let deps: Vec<Vec<usize>> = (0..n)
-            .map(|i| if i > 0 { vec![i / 2, i - 1] } else { vec![] })
-            .collect();
-        c.bench_with_input(BenchmarkId::new("topo_order", n), &deps, |b, d| {
-            b.iter(|| topo_order(black_box(d)))
+        let mut graph = DepGraph::with_nodes(n);
+        for i in 1..n {
+            graph.add_dependency(i, i / 2);
+            graph.add_dependency(i, i - 1);
+        }
+        c.bench_with_input(BenchmarkId::new("topo_order", n), &graph, |b, g| {
+            b.iter(|| black_box(g).topo_order())
         });
     }
 }

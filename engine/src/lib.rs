@@ -4,10 +4,12 @@
 
 pub mod config;
 pub mod executor;
+pub mod graph;
 pub mod names;
 pub mod plan;
 pub mod plugin;
 pub mod registry;
 pub mod state;
 pub mod store;
+pub mod text;
 pub mod workspace;

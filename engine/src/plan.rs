@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Config, Tool};
+use crate::graph::DepGraph;
 use crate::state::{Lifecycle, PendingStep, Resource, State};
 
 /// What will happen to one tool instance.
@@ -34,13 +35,23 @@ impl Action {
         }
     }
 
-    /// Lower-case name.
+    /// The name it is serialised as in JSON output and recorded as in state history:
+    /// `no_op`, `create`, `update`, `delete`. Text for people says `no-op` (its `Display`).
     pub fn as_str(self) -> &'static str {
         match self {
-            Action::NoOp => "no-op",
+            Action::NoOp => "no_op",
             Action::Create => "create",
             Action::Update => "update",
             Action::Delete => "delete",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::NoOp => f.write_str("no-op"),
+            other => f.write_str(other.as_str()),
         }
     }
 }
@@ -356,23 +367,12 @@ fn delete_change(r: &Resource, reason: Reason) -> Change {
 
 /// Tools in dependency order (dependencies first), ties in config order.
 pub fn config_order(config: &Config) -> Vec<&Tool> {
-    let index: HashMap<String, usize> = config
-        .tools
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.key(), i))
-        .collect();
-    let deps: Vec<Vec<usize>> = config
-        .tools
-        .iter()
-        .map(|t| {
-            t.depends_on
-                .iter()
-                .filter_map(|d| index.get(d).copied())
-                .collect()
-        })
-        .collect();
-    topo_order(&deps)
+    let keys: Vec<String> = config.tools.iter().map(Tool::key).collect();
+    let graph = DepGraph::from_names(&keys, |i| {
+        config.tools[i].depends_on.iter().map(String::as_str)
+    });
+    graph
+        .topo_order()
         .into_iter()
         .map(|i| &config.tools[i])
         .collect()
@@ -380,59 +380,12 @@ pub fn config_order(config: &Config) -> Vec<&Tool> {
 
 /// Orders deletes so that dependents are deleted before what they depend on.
 fn order_deletes(deletes: &mut Vec<Change>) {
-    let index: HashMap<String, usize> = deletes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.key.clone(), i))
-        .collect();
-    let deps: Vec<Vec<usize>> = deletes
-        .iter()
-        .map(|c| {
-            c.depends_on
-                .iter()
-                .filter_map(|d| index.get(d).copied())
-                .collect()
-        })
-        .collect();
-    let mut order = topo_order(&deps);
+    let keys: Vec<&str> = deletes.iter().map(|c| c.key.as_str()).collect();
+    let graph = DepGraph::from_names(&keys, |i| deletes[i].depends_on.iter().map(String::as_str));
+    let mut order = graph.topo_order();
     order.reverse();
     let mut taken: Vec<Option<Change>> = std::mem::take(deletes).into_iter().map(Some).collect();
     *deletes = order.into_iter().filter_map(|i| taken[i].take()).collect();
-}
-
-/// Kahn's algorithm over `deps[i]` = nodes `i` depends on; stable (lowest index first). Nodes in
-/// a cycle (config validation rejects those) are appended in index order.
-pub fn topo_order(deps: &[Vec<usize>]) -> Vec<usize> {
-    let n = deps.len();
-    let mut indegree = vec![0usize; n];
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, ds) in deps.iter().enumerate() {
-        for &d in ds {
-            if d != i {
-                indegree[i] += 1;
-                dependents[d].push(i);
-            }
-        }
-    }
-    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n)
-        .filter(|&i| indegree[i] == 0)
-        .map(std::cmp::Reverse)
-        .collect();
-    let mut out = Vec::with_capacity(n);
-    while let Some(std::cmp::Reverse(i)) = ready.pop() {
-        out.push(i);
-        for &j in &dependents[i] {
-            indegree[j] -= 1;
-            if indegree[j] == 0 {
-                ready.push(std::cmp::Reverse(j));
-            }
-        }
-    }
-    if out.len() < n {
-        let seen: BTreeSet<usize> = out.iter().copied().collect();
-        out.extend((0..n).filter(|i| !seen.contains(i)));
-    }
-    out
 }
 
 /// Renders options for display: secrets as `(sensitive)`.
@@ -451,12 +404,14 @@ pub fn display_value(v: &Value) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::topo_order;
+    use super::Action;
 
     #[test]
-    fn topo_is_stable_and_respects_deps() {
-        // 0 <- 2, 1 <- 0
-        assert_eq!(topo_order(&[vec![2], vec![0], vec![]]), vec![2, 0, 1]);
-        assert_eq!(topo_order(&[vec![], vec![], vec![]]), vec![0, 1, 2]);
+    fn actions_serialise_as_their_names() {
+        for a in [Action::NoOp, Action::Create, Action::Update, Action::Delete] {
+            let json = serde_json::to_value(a).unwrap_or_default();
+            assert_eq!(json, a.as_str(), "{a:?}");
+        }
+        assert_eq!(Action::NoOp.to_string(), "no-op");
     }
 }

@@ -41,7 +41,7 @@ pub fn run(args: &ConfigArgs) -> Result<Exit> {
                     .changes
                     .iter()
                     .filter(|c| c.action != Action::NoOp)
-                    .map(|c| format!("{} ({})", c.key, c.action.as_str()))
+                    .map(|c| format!("{} ({})", c.key, c.action))
                     .collect();
                 writeln!(
                     out,
