@@ -10,6 +10,7 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod k8s;
+mod kind;
 pub mod local;
 mod remote;
 pub mod s3;
@@ -66,6 +67,8 @@ impl fmt::Display for LockInfo {
     }
 }
 
+pub use kind::BackendKind;
+
 /// Errors from any backend.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -121,7 +124,7 @@ pub enum BackendError {
         message: String,
     },
     /// An I/O error on a local path.
-    #[error("state {location}: {action}: {source}")]
+    #[error("state {location}: {action}")]
     Io {
         /// Path or description.
         location: String,

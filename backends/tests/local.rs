@@ -630,7 +630,9 @@ fn unreadable_directory_gives_an_io_error_naming_the_path() {
     for (what, result) in results {
         match result {
             Err(error @ BackendError::Io { .. }) => {
-                let message = error.to_string();
+                // What a user reads: the error and its source, as the reporter prints them.
+                let source = std::error::Error::source(&error).map(ToString::to_string);
+                let message = format!("{error}: {}", source.unwrap_or_default());
                 assert!(
                     message.contains(&path.display().to_string())
                         && message.contains("ermission denied"),

@@ -18,7 +18,7 @@ pub enum Exit {
 
 impl Exit {
     /// The process exit code.
-    pub fn code(self) -> i32 {
+    pub fn code(self) -> u8 {
         match self {
             Exit::Ok => 0,
             Exit::Failed => 1,
@@ -28,30 +28,44 @@ impl Exit {
     }
 }
 
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit.code())
+    }
+}
+
 impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "exit {}", self.code())
     }
 }
 
-/// Prints an error for a user and returns the exit code. A broken pipe on stdout is not an error.
-pub fn report(err: &anyhow::Error) -> i32 {
+/// Prints an error for a user and says how the run ended. A broken pipe on stdout is not an
+/// error.
+pub fn report(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::BrokenPipe
         {
-            return 0;
+            return Exit::Ok;
         }
     }
     let style = console::Style::new().red().bold().for_stderr();
-    let mut text = format!("{}", err);
-    // anyhow's context chain: outermost first, each cause on its own line.
+    let _ = writeln!(
+        std::io::stderr(),
+        "{} {}",
+        style.apply_to("error:"),
+        chain(err)
+    );
+    Exit::Failed
+}
+
+/// The error and its causes, outermost first, each cause on its own line. No message repeats
+/// its source's text, so every line says something new.
+fn chain(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
     for cause in err.chain().skip(1) {
-        let c = cause.to_string();
-        if !text.contains(&c) {
-            text.push_str(&format!("\n  caused by: {c}"));
-        }
+        text.push_str(&format!("\n  caused by: {cause}"));
     }
-    let _ = writeln!(std::io::stderr(), "{} {text}", style.apply_to("error:"));
-    1
+    text
 }

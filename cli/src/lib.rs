@@ -12,23 +12,27 @@ mod render;
 mod settings;
 
 use std::ffi::OsString;
+use std::process::ExitCode;
 
 use clap::Parser;
 
 pub use exit::Exit;
 
 /// Runs dtm with the given arguments; returns the process exit code.
-pub fn run(argv: impl IntoIterator<Item = OsString>) -> i32 {
+pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match args::Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
             let _ = e.print();
-            return code;
+            return if e.use_stderr() {
+                Exit::Failed.into()
+            } else {
+                Exit::Ok.into()
+            };
         }
     };
     match commands::dispatch(cli) {
-        Ok(code) => code,
-        Err(err) => exit::report(&err),
+        Ok(exit) => exit.into(),
+        Err(err) => exit::report(&err).into(),
     }
 }

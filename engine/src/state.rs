@@ -478,11 +478,21 @@ pub struct MissingSecret {
     pub env: String,
 }
 
+impl std::fmt::Display for MissingSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "option `{}` is a secret from environment variable `{}`, which is not set",
+            self.option, self.env
+        )
+    }
+}
+
 /// Why recorded options could not be given their secrets back.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RestoreError {
     /// Environment variables that recorded secrets come from are not set.
-    #[error("{}", .0.iter().map(|m| format!("option `{}` is a secret from environment variable `{}`, which is not set", m.option, m.env)).collect::<Vec<_>>().join("; "))]
+    #[error("{}", crate::text::join(.0, "; "))]
     NotSet(Vec<MissingSecret>),
 }
 

@@ -40,6 +40,32 @@ pub fn indented_lines<T: Display>(items: impl IntoIterator<Item = T>) -> String 
     join(items.into_iter().map(|i| format!("  {i}")), "\n")
 }
 
+/// An error and every error under it, joined by `: ` (`cannot write x: permission denied`), for
+/// places that keep an error as text (a step's result, a list inside another error). An error's
+/// own message never repeats its source; the CLI's reporter prints the chain, and this does the
+/// same for text that does not reach it as an error.
+#[derive(Debug, Clone, Copy)]
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl<'a> Chain<'a> {
+    /// The chain of `error`.
+    pub fn of<E: std::error::Error + 'static>(error: &'a E) -> Self {
+        Chain(error)
+    }
+}
+
+impl Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +76,12 @@ mod tests {
         assert_eq!(count(0, "tool", "tools"), "0 tools");
         assert_eq!(quoted_list(["A", "B"]), "`A`, `B`");
         assert_eq!(indented_lines(["a", "b"]), "  a\n  b");
+        let io = std::io::Error::other("disk full");
+        let outer = crate::store::StoreError::Backend(dtm_backends::BackendError::Io {
+            location: "x".into(),
+            action: "writing".into(),
+            source: io,
+        });
+        assert_eq!(Chain::of(&outer).to_string(), "state x: writing: disk full");
     }
 }

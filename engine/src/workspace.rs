@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dtm_backends::{Backend, BackendError, LockInfo};
+use dtm_backends::k8s::KubeBackend;
+use dtm_backends::local::LocalBackend;
+use dtm_backends::s3::S3Backend;
+use dtm_backends::{Backend, BackendError, BackendKind, LockInfo};
 use dtm_plugin_protocol::{Manifest, Operation, Response};
 use serde_json::Value;
 
@@ -15,6 +18,7 @@ use crate::plugin::{CallContext, HostError, LoadedPlugin, PluginHost, request};
 use crate::registry::{LockFile, RegistryError, RegistrySettings, Resolver, wants_for};
 use crate::state::State;
 use crate::store::{StateStore, StoreError};
+use crate::text::{Chain, count, indented_lines, quoted_list};
 
 /// Settings resolved from the command line, environment and config, once, by the caller.
 #[derive(Debug, Clone)]
@@ -117,13 +121,17 @@ pub enum EngineError {
         path: String,
     },
     /// Plugins rejected the options of some tools.
-    #[error("{} tool{} with invalid options:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    #[error("{} with invalid options:\n{}", count(.0.len(), "tool", "tools"), indented_lines(.0.iter().map(Chain::of)))]
     InvalidOptions(Vec<HostError>),
     /// Reading live status failed for some tools.
-    #[error("cannot read the live status of {} tool{}:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    #[error("cannot read the live status of {}:\n{}", count(.0.len(), "tool", "tools"), indented_lines(.0.iter().map(Chain::of)))]
     Read(Vec<HostError>),
     /// The state backend is not available in this build.
-    #[error("state backend `{0}` is not supported by this dtm yet; use `local`")]
+    #[error(
+        "state backend `{}` is not supported by this dtm; use one of {}",
+        .0,
+        quoted_list(BackendKind::ALL)
+    )]
     UnsupportedBackend(String),
 }
 
@@ -156,22 +164,14 @@ pub fn load_resolved(
 
 /// Opens the backend a config names.
 pub fn open_backend(config: &Config) -> Result<Box<dyn Backend>, EngineError> {
-    match config.state.backend.as_str() {
-        "local" => Ok(Box::new(dtm_backends::local::LocalBackend::from_options(
-            &config.state.options,
-            &config.dir,
-        )?)),
-        "s3" => Ok(Box::new(dtm_backends::s3::S3Backend::from_options(
-            &config.state.options,
-            &config.dir,
-        )?)),
-        // DevStream's two names for the same backend.
-        "k8s" | "kubernetes" => Ok(Box::new(dtm_backends::k8s::KubeBackend::from_options(
-            &config.state.options,
-            &config.dir,
-        )?)),
-        other => Err(EngineError::UnsupportedBackend(other.to_string())),
-    }
+    let (options, dir) = (&config.state.options, &config.dir);
+    let name = config.state.backend.as_str();
+    Ok(match BackendKind::from_name(name) {
+        Some(BackendKind::Local) => Box::new(LocalBackend::from_options(options, dir)?),
+        Some(BackendKind::S3) => Box::new(S3Backend::from_options(options, dir)?),
+        Some(BackendKind::Kubernetes) => Box::new(KubeBackend::from_options(options, dir)?),
+        None => return Err(EngineError::UnsupportedBackend(name.to_string())),
+    })
 }
 
 /// A loaded config with its plugins.

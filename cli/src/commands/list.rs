@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use dtm_engine::plugin::PluginHost;
 use dtm_engine::registry::{Resolved, Resolver, Want};
+use dtm_engine::text::Chain;
 use dtm_engine::workspace::load_resolved;
 use serde_json::{Value, json};
 
@@ -183,7 +184,7 @@ fn dir_rows(host: &PluginHost, dirs: &[PathBuf]) -> Vec<Row> {
                     description: None,
                     source: Source::Dir,
                     path: Some(path),
-                    error: Some(e.to_string()),
+                    error: Some(Chain::of(&e).to_string()),
                 },
             });
         }
@@ -209,14 +210,14 @@ fn cache_rows(host: &PluginHost, resolver: &Resolver) -> Vec<Row> {
             };
             // Never open a cached file that changed since it was verified.
             let loaded = match resolver.cache().verify(&b) {
-                Ok(true) => load_resolved(host, &build).map_err(|e| e.to_string()),
+                Ok(true) => load_resolved(host, &build).map_err(|e| Chain::of(&e).to_string()),
                 Ok(false) => Err(format!(
                     "{} no longer has the SHA-256 it was cached with ({}); not loaded: remove it \
                      (a `dtm init` that needs it downloads it again)",
                     b.path.display(),
                     b.sha256
                 )),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(Chain::of(&e).to_string()),
             };
             Row {
                 description: loaded
@@ -240,7 +241,10 @@ fn registry_rows(resolver: &Resolver) -> Result<Vec<Row>, String> {
         return Ok(Vec::new());
     };
     let index = resolver.index().map_err(|e| {
-        format!("cannot read registry {url} ({e}); listing only the plugins found locally")
+        format!(
+            "cannot read registry {url} ({}); listing only the plugins found locally",
+            Chain::of(&e)
+        )
     })?;
     Ok(index
         .plugins
@@ -261,7 +265,7 @@ fn registry_rows(resolver: &Resolver) -> Result<Vec<Row>, String> {
                 description: Some(p.description.clone()),
                 source: Source::Registry,
                 path: None,
-                error: picked.err().map(|e| e.to_string()),
+                error: picked.err().map(|e| Chain::of(&e).to_string()),
             }
         })
         .collect())

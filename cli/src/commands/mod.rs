@@ -17,10 +17,11 @@ use dtm_engine::registry::LockMode;
 use dtm_engine::store::StateStore;
 
 use crate::args::{Cli, Command, ConfigArgs, ListCommand, ShowCommand};
+use crate::exit::Exit;
 use crate::settings::{self, Resolved};
 
-/// Runs the parsed command; returns the exit code.
-pub fn dispatch(cli: Cli) -> Result<i32> {
+/// Runs the parsed command; returns how it ended.
+pub fn dispatch(cli: Cli) -> Result<Exit> {
     let exit = match cli.command {
         Command::Init {
             config,
@@ -69,7 +70,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Version { output } => version::run(output)?,
         Command::Completion { shell } => completion::run(shell)?,
     };
-    Ok(exit.code())
+    Ok(exit)
 }
 
 /// Loads config, state and every plugin either of them needs.

@@ -26,7 +26,7 @@ const TOOL_KEYS: &[&str] = &[
 ];
 const TEMPLATE_KEYS: &[&str] = &["name", "type", "options"];
 /// State backends dtm knows.
-pub(crate) const BACKENDS: &[&str] = &["local", "s3", "k8s", "kubernetes"];
+pub(crate) const BACKENDS: &[&str] = dtm_backends::BackendKind::NAMES;
 
 /// What the files say, merged, before apps are expanded and the tool graph is checked.
 #[derive(Debug, Default)]

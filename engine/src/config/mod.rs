@@ -78,7 +78,7 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The path given with `-f` could not be read.
-    #[error("cannot read config {path}: {source}")]
+    #[error("cannot read config {path}")]
     Read {
         /// The path.
         path: PathBuf,
@@ -87,7 +87,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// One or more problems; all of them, in file order.
-    #[error("{} problem{} in config:\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    #[error("{} in config:\n{}", crate::text::count(.0.len(), "problem", "problems"), crate::text::indented_lines(.0))]
     Invalid(Vec<Diagnostic>),
 }
 

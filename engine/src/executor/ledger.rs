@@ -138,7 +138,7 @@ impl<'a> Ledger<'a> {
             Err(e) => {
                 // A timed-out or abandoned long-running step keeps its progress data: the next
                 // run resumes it.
-                let error = e.to_string();
+                let error = crate::text::Chain::of(&e).to_string();
                 if matches!(e, HostError::Interrupted { .. }) {
                     self.paused(c, &error);
                     return Err(StepError::Paused(error));

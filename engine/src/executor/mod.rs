@@ -35,6 +35,7 @@ use crate::plan::{Action, Change, Plan, Reason};
 use crate::plugin::{CallContext, HostError, LoadedPlugin, PluginEvent};
 use crate::state::{Lifecycle, State};
 use crate::store::StateStore;
+use crate::text::Chain;
 use crate::workspace::EnvLookup;
 
 use ledger::{Ledger, StepError};
@@ -480,7 +481,7 @@ impl Run<'_> {
     /// Saves what changed, then releases the dependents of what finished (or skips them).
     fn persist_and_release(&mut self) {
         if let Err(e) = self.ledger.save() {
-            self.outcome.fatal = Some(format!("cannot save state: {e}"));
+            self.outcome.fatal = Some(format!("cannot save state: {}", Chain::of(&e)));
             self.opts.interrupt.store(true, Ordering::Relaxed);
         }
         for (i, ok) in std::mem::take(&mut self.finished) {
@@ -562,7 +563,7 @@ impl Run<'_> {
         if self.outcome.fatal.is_none()
             && let Err(e) = self.ledger.compact()
         {
-            self.outcome.fatal = Some(format!("cannot save state: {e}"));
+            self.outcome.fatal = Some(format!("cannot save state: {}", Chain::of(&e)));
         }
         if self.opts.interrupt.load(Ordering::Relaxed) && self.outcome.fatal.is_none() {
             self.outcome.interrupted = true;

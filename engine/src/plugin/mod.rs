@@ -31,7 +31,7 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     /// No library for the plugin was found in any plugin directory.
-    #[error("plugin `{name}` not found: looked for {file} in {}; build it (`cargo build --release`), point --plugin-dir at it, or run `dtm init`", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))]
+    #[error("plugin `{name}` not found: looked for {file} in {}; build it (`cargo build --release`), point --plugin-dir at it, or run `dtm init`", crate::text::join(dirs.iter().map(|d| d.display()), ", "))]
     NotFound {
         /// Plugin name.
         name: String,
@@ -166,7 +166,7 @@ pub enum HostError {
         error: PluginError,
     },
     /// The plugin rejected the options.
-    #[error("{instance}: invalid options:\n{}", problems.iter().map(|p| format!("  {}: {}", if p.path.is_empty() { "(options)" } else { &p.path }, p.message)).collect::<Vec<_>>().join("\n"))]
+    #[error("{instance}: invalid options:\n{}", crate::text::indented_lines(problems.iter().map(ProblemLine)))]
     Invalid {
         /// Tool instance.
         instance: String,
@@ -186,7 +186,7 @@ pub enum HostError {
         message: String,
     },
     /// The host could not start a thread for the call.
-    #[error("cannot start a thread for plugin `{plugin}`: {source}")]
+    #[error("cannot start a thread for plugin `{plugin}`")]
     Thread {
         /// Plugin name.
         plugin: String,
@@ -194,6 +194,20 @@ pub enum HostError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// One line of a plugin's list of invalid options: `path: message`.
+struct ProblemLine<'a>(&'a dtm_plugin_protocol::Problem);
+
+impl fmt::Display for ProblemLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.0.path.is_empty() {
+            "(options)"
+        } else {
+            &self.0.path
+        };
+        write!(f, "{path}: {}", self.0.message)
+    }
 }
 
 impl HostError {

@@ -97,9 +97,21 @@ impl fmt::Display for FetchFailure {
     }
 }
 
+/// ` (gave up after N attempts)` when there was more than one attempt.
+struct GaveUp(u32);
+
+impl fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 > 1 {
+            write!(f, " (gave up after {} attempts)", self.0)?;
+        }
+        Ok(())
+    }
+}
+
 /// A failed download: the URL, what happened, and how many attempts were made.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("cannot download {url}: {failure}{}", if *.attempts > 1 { format!(" (gave up after {} attempts)", .attempts) } else { String::new() })]
+#[error("cannot download {url}: {failure}{}", GaveUp(*.attempts))]
 pub struct FetchError {
     /// The URL.
     pub url: String,

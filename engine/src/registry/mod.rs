@@ -311,7 +311,7 @@ pub enum RegistryError {
     #[error(transparent)]
     Host(#[from] crate::plugin::HostError),
     /// A filesystem operation failed.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}", path.display())]
     Io {
         /// What was being done ("cannot write", ...).
         action: &'static str,
@@ -322,7 +322,7 @@ pub enum RegistryError {
         source: std::io::Error,
     },
     /// Several plugins failed; every failure is listed.
-    #[error("{} plugins failed:\n{}", .0.len(), .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    #[error("{} plugins failed:\n{}", .0.len(), crate::text::indented_lines(.0.iter().map(crate::text::Chain::of)))]
     Many(Vec<RegistryError>),
 }
 
