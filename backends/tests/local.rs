@@ -393,6 +393,10 @@ const CHILD_READY: &str = "dtm-test: lock taken";
 /// `DTM_TEST_LOCK_HOLDER_STATE`, says so on stdout, and holds it until stdin is closed.
 #[test]
 #[ignore = "helper run as a child process by the cross-process lock tests"]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the parent test names the state file through the environment"
+)]
 fn lock_holder_child() {
     if std::env::var_os(CHILD_STATE_VAR).is_none() {
         // Started by the shared conformance scenarios (common::Holder).

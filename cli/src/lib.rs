@@ -31,7 +31,11 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
             };
         }
     };
-    match commands::dispatch(cli) {
+    let env = settings::Environment::capture();
+    if env.no_color() {
+        console::set_colors_enabled(false);
+    }
+    match commands::dispatch(cli, &env) {
         Ok(exit) => exit.into(),
         Err(err) => exit::report(&err).into(),
     }

@@ -19,7 +19,8 @@ pub struct Styles {
 
 impl Styles {
     pub fn stdout() -> Self {
-        let on = console::colors_enabled() && std::env::var_os("NO_COLOR").is_none();
+        // `NO_COLOR` turned colors off at start (see `settings::Environment::no_color`).
+        let on = console::colors_enabled();
         let s = |st: Style| st.force_styling(on);
         Styles {
             add: s(Style::new().green()),

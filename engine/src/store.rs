@@ -188,14 +188,23 @@ impl StateStore {
 
     /// Takes the backend's lock, waiting up to `wait` (polling) if someone else holds it.
     pub fn lock(&self, info: &LockInfo, wait: std::time::Duration) -> Result<(), BackendError> {
-        let deadline = std::time::Instant::now() + wait;
-        loop {
-            match self.backend.lock(info) {
-                Err(BackendError::Locked { .. }) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                }
-                other => return other,
+        lock_waiting(self.backend(), info, wait)
+    }
+}
+
+/// Takes `backend`'s lock, polling for up to `wait` while someone else holds it.
+pub fn lock_waiting(
+    backend: &dyn Backend,
+    info: &LockInfo,
+    wait: std::time::Duration,
+) -> Result<(), BackendError> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match backend.lock(info) {
+            Err(BackendError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
             }
+            other => return other,
         }
     }
 }

@@ -1,6 +1,10 @@
 //! Shared by the remote backends' tests: finding the test servers, and a child process that holds
 //! a lock (two processes contending, a holder that is killed).
 #![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests find their servers through the environment the test runner sets"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};

@@ -8,13 +8,14 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use dtm_engine::executor::{ExecInput, ExecOptions, execute};
 use dtm_engine::plan::Mode;
-use dtm_engine::workspace::lock_info;
 use serde_json::json;
 
-use crate::args::{ConfigArgs, Output};
+use super::{Held, with_state_lock};
+use crate::args::Output;
 use crate::exit::Exit;
 use crate::progress::Progress;
 use crate::render;
+use crate::settings::WorkspaceSettings;
 
 /// Which command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,23 +110,22 @@ fn confirm(kind: Kind, cancel: &AtomicBool) -> Result<bool> {
     }
 }
 
-pub fn run(args: &ConfigArgs, yes: bool, kind: Kind) -> Result<Exit> {
-    let (resolved, mut store) = super::open(args)?;
-    let ws = &resolved.workspace;
+pub fn run(settings: WorkspaceSettings, yes: bool, kind: Kind) -> Result<Exit> {
+    let (resolved, mut store) = super::open(settings)?;
     let json = resolved.output == Output::Json;
     let interrupt = install_interrupt()?;
-
-    let info = lock_info(kind.name(), &crate::settings::user_name());
-    store.lock(&info, ws.settings.lock_timeout)?;
-    let result = locked(&resolved, &mut store, yes, kind, json, &interrupt);
-    let unlocked = store.backend().unlock(&info.id);
-    let exit = result?;
-    unlocked.with_context(|| format!("the {} finished, but its state lock could not be released; release it with `dtm state unlock {}`", kind.name(), info.id))?;
-    Ok(exit)
+    let held = Held {
+        operation: kind.name(),
+        finished: format!("the {} finished", kind.name()),
+        lock: "its state lock".into(),
+    };
+    with_state_lock(&mut store, held, &resolved.lock, |store| {
+        locked(&resolved, store, yes, kind, json, &interrupt)
+    })
 }
 
 fn locked(
-    resolved: &crate::settings::Resolved,
+    resolved: &WorkspaceSettings,
     store: &mut dtm_engine::store::StateStore,
     yes: bool,
     kind: Kind,

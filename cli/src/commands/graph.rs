@@ -4,12 +4,11 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::args::ConfigArgs;
 use crate::exit::Exit;
-use crate::settings;
+use crate::settings::ConfigSettings;
 
-pub fn run(args: &ConfigArgs) -> Result<Exit> {
-    let cfg = settings::load_config(args)?;
+pub fn run(settings: ConfigSettings) -> Result<Exit> {
+    let cfg = settings.config;
     let mut out = std::io::stdout().lock();
     writeln!(out, "digraph dtm {{")?;
     writeln!(out, "  rankdir=LR;")?;

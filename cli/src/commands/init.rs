@@ -4,21 +4,17 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use dtm_engine::registry::{LOCK_FILE_NAME, LockMode};
+use dtm_engine::text::count;
 use serde_json::json;
 
-use crate::args::{ConfigArgs, Output};
+use crate::args::Output;
 use crate::exit::Exit;
 use crate::render;
-use crate::settings;
+use crate::settings::WorkspaceSettings;
 
-pub fn run(args: &ConfigArgs, upgrade: bool, insecure_http: bool) -> Result<Exit> {
-    let mode = if upgrade {
-        LockMode::Upgrade
-    } else {
-        LockMode::Init
-    };
-    let mut resolved = settings::resolve_with(args, mode)?;
-    resolved.workspace.settings.registry.fetch.insecure_http |= insecure_http;
+/// `settings` are resolved with the lock file in `init` or `upgrade` mode.
+pub fn run(mut resolved: WorkspaceSettings) -> Result<Exit> {
+    let upgrade = resolved.workspace.settings.registry.mode == LockMode::Upgrade;
     let lock_path = resolved.workspace.config.dir.join(LOCK_FILE_NAME);
     let started = std::time::Instant::now();
     let resolution = resolved
@@ -51,14 +47,9 @@ pub fn run(args: &ConfigArgs, upgrade: bool, insecure_http: bool) -> Result<Exit
             }
             writeln!(
                 out,
-                "{} {} plugin{} in {:.1}s; {} {}.",
+                "{} {} in {:.1}s; {} {}.",
                 if upgrade { "Upgraded" } else { "Initialised" },
-                resolution.plugins.len(),
-                if resolution.plugins.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                },
+                count(resolution.plugins.len(), "plugin", "plugins"),
                 elapsed.as_secs_f64(),
                 if resolution.lock_written {
                     "wrote"

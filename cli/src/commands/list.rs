@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::args::{Output, RegistryFlags};
 use crate::exit::Exit;
 use crate::render;
-use crate::settings;
+use crate::settings::{self, PluginSettings};
 
 /// Where a listed plugin comes from; its JSON name is the row's `source`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +58,17 @@ impl Row {
     }
 }
 
-pub fn plugins(flag: Option<&PathBuf>, registry: &RegistryFlags, output: Output) -> Result<Exit> {
+pub fn plugins(
+    flag: Option<&PathBuf>,
+    registry: &RegistryFlags,
+    output: Output,
+    settings: &PluginSettings,
+) -> Result<Exit> {
     let mut dirs = settings::plugin_dirs(flag);
     dirs.extend(settings::fallback_plugin_dirs());
     let host = PluginHost::default();
     let mut rows = dir_rows(&host, &dirs);
-    let resolver = settings::standalone_resolver(registry)?;
+    let resolver = settings.standalone_resolver(registry)?;
     let mut warnings = Vec::new();
     if let Some(resolver) = &resolver {
         rows.extend(cache_rows(&host, resolver));

@@ -13,34 +13,61 @@ mod verify;
 mod version;
 
 use anyhow::{Context, Result};
+use dtm_backends::Backend;
 use dtm_engine::registry::LockMode;
-use dtm_engine::store::StateStore;
+use dtm_engine::store::{StateStore, lock_waiting};
+use dtm_engine::workspace::lock_info;
 
-use crate::args::{Cli, Command, ConfigArgs, ListCommand, ShowCommand};
+use crate::args::{Cli, Command, ListCommand, ShowCommand};
 use crate::exit::Exit;
-use crate::settings::{self, Resolved};
+use crate::settings::{
+    ConfigSettings, Environment, LockSettings, PluginSettings, WorkspaceSettings,
+};
 
-/// Runs the parsed command; returns how it ended.
-pub fn dispatch(cli: Cli) -> Result<Exit> {
+/// Resolves the parsed command's settings and runs it; returns how it ended.
+pub fn dispatch(cli: Cli, env: &Environment) -> Result<Exit> {
+    let workspace = |args, mode| WorkspaceSettings::resolve(args, mode, false, env);
     let exit = match cli.command {
         Command::Init {
             config,
             upgrade,
             insecure_http,
-        } => init::run(&config, upgrade, insecure_http)?,
-        Command::Plugin { command } => plugin::run(command)?,
+        } => {
+            let mode = if upgrade {
+                LockMode::Upgrade
+            } else {
+                LockMode::Init
+            };
+            init::run(WorkspaceSettings::resolve(
+                &config,
+                mode,
+                insecure_http,
+                env,
+            )?)?
+        }
+        Command::Plugin { command } => plugin::run(command, &PluginSettings::resolve(env))?,
         Command::Plan {
             config,
             detailed_exitcode,
-        } => plan::run(&config, detailed_exitcode)?,
-        Command::Apply { config, confirm } => apply::run(&config, confirm.yes, apply::Kind::Apply)?,
-        Command::Delete { config, confirm } => {
-            apply::run(&config, confirm.yes, apply::Kind::Delete)?
-        }
-        Command::Destroy { config, confirm } => {
-            apply::run(&config, confirm.yes, apply::Kind::Destroy)?
-        }
-        Command::Verify { config } => verify::run(&config)?,
+        } => plan::run(workspace(&config, LockMode::Auto)?, detailed_exitcode)?,
+        Command::Apply { config, confirm } => apply::run(
+            workspace(&config, LockMode::Auto)?,
+            confirm.yes,
+            apply::Kind::Apply,
+        )?,
+        Command::Delete { config, confirm } => apply::run(
+            workspace(&config, LockMode::Auto)?,
+            confirm.yes,
+            apply::Kind::Delete,
+        )?,
+        Command::Destroy { config, confirm } => apply::run(
+            workspace(&config, LockMode::Auto)?,
+            confirm.yes,
+            apply::Kind::Destroy,
+        )?,
+        // Frozen: plugins must be exactly the locked builds; verify never resolves or writes
+        // the lock.
+        Command::Verify { config } => verify::run(workspace(&config, LockMode::Frozen)?)?,
         Command::Show {
             what:
                 ShowCommand::Config {
@@ -51,12 +78,19 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
                     registry,
                 },
         } => match plugin {
-            Some(name) => show::plugin(&config, &registry, &name, version.as_ref(), schema)?,
-            None => show::config(&config)?,
+            Some(name) => show::plugin(
+                &config,
+                &registry,
+                &name,
+                version.as_ref(),
+                schema,
+                &PluginSettings::resolve(env),
+            )?,
+            None => show::config(ConfigSettings::resolve(&config, env)?)?,
         },
         Command::Show {
             what: ShowCommand::Status { config, id },
-        } => show::status(&config, id.as_deref())?,
+        } => show::status(workspace(&config, LockMode::Auto)?, id.as_deref())?,
         Command::List {
             what:
                 ListCommand::Plugins {
@@ -64,33 +98,85 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
                     registry,
                     output,
                 },
-        } => list::plugins(plugin_dir.as_ref(), &registry, output)?,
-        Command::Graph { config } => graph::run(&config)?,
-        Command::State { command } => state::run(command)?,
+        } => list::plugins(
+            plugin_dir.as_ref(),
+            &registry,
+            output,
+            &PluginSettings::resolve(env),
+        )?,
+        Command::Graph { config } => graph::run(ConfigSettings::resolve(&config, env)?)?,
+        Command::State { command } => state::run(command, env)?,
         Command::Version { output } => version::run(output)?,
         Command::Completion { shell } => completion::run(shell)?,
     };
     Ok(exit)
 }
 
-/// Loads config, state and every plugin either of them needs.
-pub fn open(args: &ConfigArgs) -> Result<(Resolved, StateStore)> {
-    open_with(args, LockMode::Auto)
-}
-
-/// Like [`open`], with the lock file treated as `mode` says.
-pub fn open_with(args: &ConfigArgs, mode: LockMode) -> Result<(Resolved, StateStore)> {
-    let mut resolved = settings::resolve_with(args, mode)?;
-    let store = resolved.workspace.open_state()?;
+/// Opens the state of a resolved workspace and loads every plugin the config or the state
+/// needs.
+pub fn open(mut settings: WorkspaceSettings) -> Result<(WorkspaceSettings, StateStore)> {
+    let store = settings.workspace.open_state()?;
     let extra: Vec<String> = store
         .state
         .resources
         .values()
         .map(|r| r.plugin.clone())
         .collect();
-    resolved
+    settings
         .workspace
         .load_plugins(extra)
         .context("cannot load plugins")?;
-    Ok((resolved, store))
+    Ok((settings, store))
+}
+
+/// Something whose state lock can be taken: a state store, or a bare backend.
+pub trait Lockable {
+    /// The backend holding the lock.
+    fn lock_backend(&self) -> &dyn Backend;
+}
+
+impl Lockable for StateStore {
+    fn lock_backend(&self) -> &dyn Backend {
+        self.backend()
+    }
+}
+
+impl Lockable for Box<dyn Backend> {
+    fn lock_backend(&self) -> &dyn Backend {
+        self.as_ref()
+    }
+}
+
+/// What a command holding a state lock says if it cannot release it.
+#[derive(Debug)]
+pub struct Held<'a> {
+    /// Recorded in the lock (`apply`, `state rm`).
+    pub operation: &'a str,
+    /// What finished (`the apply finished`, `the state was pushed`).
+    pub finished: String,
+    /// Which lock (`its state lock`, `the lock on s3://...`).
+    pub lock: String,
+}
+
+/// Takes `target`'s state lock (waiting as `settings` says), runs `run` and releases the lock
+/// whatever happened. A lock that cannot be released after `run` succeeded is an error that
+/// says how to release it by hand.
+pub fn with_state_lock<S: Lockable + ?Sized, T>(
+    target: &mut S,
+    held: Held<'_>,
+    settings: &LockSettings,
+    run: impl FnOnce(&mut S) -> Result<T>,
+) -> Result<T> {
+    let info = lock_info(held.operation, &settings.user);
+    lock_waiting(target.lock_backend(), &info, settings.wait)?;
+    let result = run(target);
+    let unlocked = target.lock_backend().unlock(&info.id);
+    let value = result?;
+    unlocked.with_context(|| {
+        format!(
+            "{}, but {} could not be released; release it with `dtm state unlock {}`",
+            held.finished, held.lock, info.id
+        )
+    })?;
+    Ok(value)
 }

@@ -3,12 +3,13 @@
 use anyhow::Result;
 use dtm_engine::plan::Mode;
 
-use crate::args::{ConfigArgs, Output};
+use crate::args::Output;
 use crate::exit::Exit;
 use crate::render;
+use crate::settings::WorkspaceSettings;
 
-pub fn run(args: &ConfigArgs, detailed_exitcode: bool) -> Result<Exit> {
-    let (resolved, store) = super::open(args)?;
+pub fn run(settings: WorkspaceSettings, detailed_exitcode: bool) -> Result<Exit> {
+    let (resolved, store) = super::open(settings)?;
     let plan = resolved.workspace.plan(&store.state, Mode::Apply)?;
     match resolved.output {
         Output::Json => render::json_out(&render::plan_json(&plan))?,

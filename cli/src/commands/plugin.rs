@@ -12,14 +12,14 @@ use serde_json::json;
 use crate::args::{ConfigArgs, Output, PluginCommand, RegistryArgs};
 use crate::exit::Exit;
 use crate::render;
-use crate::settings;
+use crate::settings::PluginSettings;
 
-pub fn run(command: PluginCommand) -> Result<Exit> {
+pub fn run(command: PluginCommand, settings: &PluginSettings) -> Result<Exit> {
     match command {
-        PluginCommand::List { file, output } => list(file.as_deref(), output),
-        PluginCommand::Search { term, registry } => search(term.as_deref(), &registry),
-        PluginCommand::Info { name, registry } => info(&name, &registry),
-        PluginCommand::Keygen { out, trust } => keygen(out, trust),
+        PluginCommand::List { file, output } => list(file.as_deref(), output, settings),
+        PluginCommand::Search { term, registry } => search(term.as_deref(), &registry, settings),
+        PluginCommand::Info { name, registry } => info(&name, &registry, settings),
+        PluginCommand::Keygen { out, trust } => keygen(out, trust, settings),
         PluginCommand::Publish {
             registry,
             key,
@@ -27,16 +27,12 @@ pub fn run(command: PluginCommand) -> Result<Exit> {
             force,
             libraries,
         } => publish(&registry, &key, platform.as_deref(), force, &libraries),
-        PluginCommand::Mirror { to, config } => mirror(&to, &config),
+        PluginCommand::Mirror { to, config } => mirror(&to, &config, settings),
     }
 }
 
-fn home() -> Result<PathBuf> {
-    settings::dtm_home().context("no dtm home: set DTM_HOME or HOME")
-}
-
-fn list(file: Option<&Path>, output: Output) -> Result<Exit> {
-    let cache = Cache::new(home()?.join("plugins"));
+fn list(file: Option<&Path>, output: Output, settings: &PluginSettings) -> Result<Exit> {
+    let cache = Cache::new(settings.require_home()?.join("plugins"));
     let builds = cache.list();
     let lock_dir = match file {
         Some(f) if f.is_dir() => Some(f.to_path_buf()),
@@ -132,8 +128,9 @@ fn short_hash(sha256: &str) -> &str {
     sha256.get(..12).unwrap_or(sha256)
 }
 
-fn resolver_for(args: &RegistryArgs) -> Result<Resolver> {
-    let resolver = settings::standalone_resolver(&args.source)?
+fn resolver_for(args: &RegistryArgs, settings: &PluginSettings) -> Result<Resolver> {
+    let resolver = settings
+        .standalone_resolver(&args.source)?
         .context("no dtm home: set DTM_HOME or HOME")?;
     if resolver.registry().is_none() {
         bail!(
@@ -143,8 +140,8 @@ fn resolver_for(args: &RegistryArgs) -> Result<Resolver> {
     Ok(resolver)
 }
 
-fn search(term: Option<&str>, args: &RegistryArgs) -> Result<Exit> {
-    let resolver = resolver_for(args)?;
+fn search(term: Option<&str>, args: &RegistryArgs, settings: &PluginSettings) -> Result<Exit> {
+    let resolver = resolver_for(args, settings)?;
     let index = resolver.index()?;
     let term = term.map(str::to_lowercase);
     let hits: Vec<_> = index
@@ -186,8 +183,8 @@ fn search(term: Option<&str>, args: &RegistryArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn info(name: &str, args: &RegistryArgs) -> Result<Exit> {
-    let resolver = resolver_for(args)?;
+fn info(name: &str, args: &RegistryArgs, settings: &PluginSettings) -> Result<Exit> {
+    let resolver = resolver_for(args, settings)?;
     let index = resolver.index()?;
     let Some(plugin) = index.plugins.get(name) else {
         bail!(
@@ -221,8 +218,8 @@ fn info(name: &str, args: &RegistryArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn keygen(out: Option<PathBuf>, trust: bool) -> Result<Exit> {
-    let home = home()?;
+fn keygen(out: Option<PathBuf>, trust: bool, settings: &PluginSettings) -> Result<Exit> {
+    let home = settings.require_home()?;
     let stem = out.unwrap_or_else(|| home.join("keys").join("signing"));
     let files = registry::keygen(&stem)?;
     let mut stdout = std::io::stdout().lock();
@@ -277,11 +274,10 @@ fn publish(
     Ok(Exit::Ok)
 }
 
-fn mirror(to: &Path, args: &ConfigArgs) -> Result<Exit> {
-    let config = settings::load_config(args)?;
-    let settings = settings::registry_settings(LockMode::Auto, false)?;
+fn mirror(to: &Path, args: &ConfigArgs, settings: &PluginSettings) -> Result<Exit> {
+    let config = settings.load_config(args)?;
     let resolver = Resolver::new(
-        settings,
+        settings.registry_settings(LockMode::Auto)?,
         &config.dir,
         config.plugin_registry.as_deref(),
         config.plugin_registry_key.as_deref(),

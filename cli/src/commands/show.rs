@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::args::{ConfigArgs, Output, RegistryFlags};
 use crate::exit::Exit;
 use crate::render;
-use crate::settings;
+use crate::settings::{self, ConfigSettings, PluginSettings, WorkspaceSettings};
 
 /// A plugin's commented sample config, or its manifest with `-o json`, or its options schema
 /// with `schema`. The plugin is found as [`find_plugin`] says.
@@ -26,8 +26,15 @@ pub fn plugin(
     name: &str,
     requirement: Option<&VersionReq>,
     schema: bool,
+    settings: &PluginSettings,
 ) -> Result<Exit> {
-    let p = find_plugin(args.plugin_dir.as_ref(), registry, name, requirement)?;
+    let p = find_plugin(
+        args.plugin_dir.as_ref(),
+        registry,
+        name,
+        requirement,
+        settings,
+    )?;
     let m = p.manifest();
     if schema {
         render::json_out(&m.options_schema)?;
@@ -53,6 +60,7 @@ fn find_plugin(
     registry: &RegistryFlags,
     name: &str,
     requirement: Option<&VersionReq>,
+    settings: &PluginSettings,
 ) -> Result<Arc<LoadedPlugin>> {
     let host = PluginHost::default();
     let file = library_file_name(name);
@@ -84,7 +92,7 @@ fn find_plugin(
     if !passed_over.is_empty() {
         looked.push_str(&format!(" ({})", passed_over.join("; ")));
     }
-    let Some(resolver) = settings::standalone_resolver(registry)? else {
+    let Some(resolver) = settings.standalone_resolver(registry)? else {
         bail!(
             "plugin `{name}` not found: looked for {looked}; there is no dtm home (set DTM_HOME or \
              HOME) for a plugin cache or registry; pass --plugin-dir DIR holding the library"
@@ -132,8 +140,8 @@ fn find_plugin(
 }
 
 /// The resolved config with secrets masked.
-pub fn config(args: &ConfigArgs) -> Result<Exit> {
-    let cfg = settings::load_config(args)?;
+pub fn config(settings: ConfigSettings) -> Result<Exit> {
+    let cfg = settings.config;
     let tools: Vec<Value> = cfg
         .tools
         .iter()
@@ -165,8 +173,8 @@ pub fn config(args: &ConfigArgs) -> Result<Exit> {
 }
 
 /// Recorded state plus live status per tool.
-pub fn status(args: &ConfigArgs, id: Option<&str>) -> Result<Exit> {
-    let (resolved, store) = super::open(args)?;
+pub fn status(settings: WorkspaceSettings, id: Option<&str>) -> Result<Exit> {
+    let (resolved, store) = super::open(settings)?;
     let keys: Vec<String> = match id {
         Some(id) => {
             if !store.state.resources.contains_key(id) {

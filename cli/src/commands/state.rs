@@ -10,85 +10,89 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use dtm_backends::{Backend, LockInfo};
+use dtm_backends::Backend;
 use dtm_engine::plan::display_value;
 use dtm_engine::state::State;
 use dtm_engine::store::StateStore;
-use dtm_engine::workspace::{lock_info, open_backend};
+use dtm_engine::workspace::open_backend;
 use serde_json::{Value, json};
 
+use super::{Held, with_state_lock};
 use crate::args::{ConfigArgs, Output, StateCommand};
 use crate::exit::Exit;
 use crate::render;
-use crate::settings;
+use crate::settings::{Environment, StateSettings};
 
 /// Runs one `dtm state` subcommand.
-pub fn run(command: StateCommand) -> Result<Exit> {
+/// Runs one `dtm state` subcommand. Each resolves its [`StateSettings`] where it first needs
+/// them, after checking its own arguments.
+pub fn run(command: StateCommand, env: &Environment) -> Result<Exit> {
+    let settings = |config: &ConfigArgs| StateSettings::resolve(config, env);
     match command {
-        StateCommand::List { config } => list(&config),
-        StateCommand::Show { config, id } => show(&config, &id),
-        StateCommand::Pull { config } => pull(&config),
+        StateCommand::List { config } => list(&settings(&config)?),
+        StateCommand::Show { config, id } => show(&settings(&config)?, &id),
+        StateCommand::Pull { config } => pull(&settings(&config)?),
         StateCommand::Push {
             config,
             state_file,
             force,
-        } => push(&config, &state_file, force),
-        StateCommand::Rm { config, ids } => rm(&config, &ids),
-        StateCommand::Mv { config, old, new } => mv(&config, &old, &new),
-        StateCommand::Unlock { config, lock_id } => unlock(&config, &lock_id),
-        StateCommand::Migrate { config, to, force } => migrate(&config, &to, force),
+        } => push(|| settings(&config), &state_file, force),
+        StateCommand::Rm { config, ids } => rm(&settings(&config)?, &ids),
+        StateCommand::Mv { config, old, new } => mv(|| settings(&config), &old, &new),
+        StateCommand::Unlock { config, lock_id } => unlock(&settings(&config)?, &lock_id),
+        StateCommand::Migrate { config, to, force } => {
+            let target = ConfigArgs {
+                file: to.clone(),
+                ..config.clone()
+            };
+            let target = StateSettings::resolve(&target, env)
+                .with_context(|| format!("cannot load the target config {}", to.display()))?;
+            migrate(&settings(&config)?, &target, &to, force)
+        }
         StateCommand::ImportDevstream {
             config,
             state_file,
             force,
-        } => import_devstream(&config, &state_file, force),
+        } => import_devstream(|| settings(&config), &state_file, force),
     }
 }
 
-fn open(args: &ConfigArgs) -> Result<StateStore> {
-    let cfg = settings::load_config(args)?;
-    Ok(StateStore::open(open_backend(&cfg)?)?)
+fn open(settings: &StateSettings) -> Result<StateStore> {
+    Ok(StateStore::open(open_backend(&settings.config)?)?)
 }
 
 /// Runs `change` under the state lock, on the state as re-read under it; releases the lock
 /// whatever happens.
 fn with_lock<T>(
     store: &mut StateStore,
-    args: &ConfigArgs,
+    settings: &StateSettings,
     operation: &str,
     change: impl FnOnce(&mut StateStore) -> Result<T>,
 ) -> Result<T> {
-    let info = lock_info(operation, &crate::settings::user_name());
-    store.lock(&info, args.lock_timeout)?;
-    let result = store
-        .reload()
-        .map_err(anyhow::Error::from)
-        .and_then(|()| change(store));
-    let unlocked = store.backend().unlock(&info.id);
-    let value = result?;
-    unlocked.with_context(|| {
-        format!(
-            "`dtm {operation}` finished, but its state lock could not be released; release it \
-             with `dtm state unlock {}`",
-            info.id
-        )
-    })?;
-    Ok(value)
+    let held = Held {
+        operation,
+        finished: format!("`dtm {operation}` finished"),
+        lock: "its state lock".into(),
+    };
+    with_state_lock(store, held, &settings.lock, |store| {
+        store.reload()?;
+        change(store)
+    })
 }
 
 /// Prints `json` with `-o json`, else `text`.
-fn report(args: &ConfigArgs, text: &str, json: Value) -> Result<()> {
-    match args.output {
+fn report(settings: &StateSettings, text: &str, json: Value) -> Result<()> {
+    match settings.output {
         Output::Json => render::json_out(&json)?,
         Output::Text => writeln!(std::io::stdout(), "{text}")?,
     }
     Ok(())
 }
 
-pub fn list(args: &ConfigArgs) -> Result<Exit> {
-    let store = open(args)?;
+pub fn list(settings: &StateSettings) -> Result<Exit> {
+    let store = open(settings)?;
     let lock = store.backend().lock_info()?;
-    match args.output {
+    match settings.output {
         Output::Json => {
             let tools: Vec<_> = store
                 .state
@@ -123,8 +127,8 @@ pub fn list(args: &ConfigArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub fn show(args: &ConfigArgs, id: &str) -> Result<Exit> {
-    let store = open(args)?;
+pub fn show(settings: &StateSettings, id: &str) -> Result<Exit> {
+    let store = open(settings)?;
     let Some(r) = store.state.resources.get(id) else {
         bail!(
             "`{id}` is not recorded in state {}; `dtm state list` shows what is",
@@ -138,8 +142,8 @@ pub fn show(args: &ConfigArgs, id: &str) -> Result<Exit> {
 }
 
 /// Prints the state document as dtm reads it (with any journal of an interrupted run applied).
-pub fn pull(args: &ConfigArgs) -> Result<Exit> {
-    let store = open(args)?;
+pub fn pull(settings: &StateSettings) -> Result<Exit> {
+    let store = open(settings)?;
     if !store.exists {
         bail!("there is no state at {} yet", store.location());
     }
@@ -149,17 +153,24 @@ pub fn pull(args: &ConfigArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub fn push(args: &ConfigArgs, file: &Path, force: bool) -> Result<Exit> {
+pub fn push(
+    settings: impl FnOnce() -> Result<StateSettings>,
+    file: &Path,
+    force: bool,
+) -> Result<Exit> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut pushed = State::from_bytes(&bytes, &file.display().to_string())?;
     // The backend itself rather than a state store: with --force, push must also replace a
     // stored document that cannot be read (that is what it is for after a bad edit).
-    let cfg = settings::load_config(args)?;
-    let backend = open_backend(&cfg)?;
+    let settings = settings()?;
+    let mut backend = open_backend(&settings.config)?;
     let location = backend.location();
-    let info = lock_info("state push", &crate::settings::user_name());
-    lock_waiting(backend.as_ref(), &info, args.lock_timeout)?;
-    let result = (|| -> Result<u64> {
+    let held = Held {
+        operation: "state push",
+        finished: "the state was pushed".into(),
+        lock: "its lock".into(),
+    };
+    let serial = with_state_lock(&mut backend, held, &settings.lock, |backend| {
         let stored = backend.read()?;
         let mut bytes = bytes;
         if let Some(snapshot) = &stored {
@@ -181,18 +192,9 @@ pub fn push(args: &ConfigArgs, file: &Path, force: bool) -> Result<Exit> {
         }
         backend.write(&bytes, stored.as_ref().map(|s| &s.version))?;
         Ok(pushed.serial)
-    })();
-    let unlocked = backend.unlock(&info.id);
-    let serial = result?;
-    unlocked.with_context(|| {
-        format!(
-            "the state was pushed, but its lock could not be released; release it with `dtm \
-             state unlock {}`",
-            info.id
-        )
     })?;
     report(
-        args,
+        &settings,
         &format!(
             "Pushed {} to {location} (serial {serial}, {} tools).",
             file.display(),
@@ -243,10 +245,10 @@ fn check_push(
     Ok(())
 }
 
-pub fn rm(args: &ConfigArgs, ids: &[String]) -> Result<Exit> {
-    let mut store = open(args)?;
+pub fn rm(settings: &StateSettings, ids: &[String]) -> Result<Exit> {
+    let mut store = open(settings)?;
     let location = store.location();
-    let dependents = with_lock(&mut store, args, "state rm", |store| {
+    let dependents = with_lock(&mut store, settings, "state rm", |store| {
         let missing: Vec<&String> = ids
             .iter()
             .filter(|id| !store.state.resources.contains_key(*id))
@@ -286,14 +288,14 @@ pub fn rm(args: &ConfigArgs, ids: &[String]) -> Result<Exit> {
         ));
     }
     report(
-        args,
+        settings,
         &text,
         json!({"location": location, "removed": ids, "dependents": dependents}),
     )?;
     Ok(Exit::Ok)
 }
 
-pub fn mv(args: &ConfigArgs, old: &str, new: &str) -> Result<Exit> {
+pub fn mv(settings: impl FnOnce() -> Result<StateSettings>, old: &str, new: &str) -> Result<Exit> {
     let (Some((old_plugin, _)), Some((new_plugin, new_instance))) =
         (old.split_once('.'), new.split_once('.'))
     else {
@@ -308,9 +310,10 @@ pub fn mv(args: &ConfigArgs, old: &str, new: &str) -> Result<Exit> {
     if new_instance.is_empty() {
         bail!("`{new}` has an empty instance id");
     }
-    let mut store = open(args)?;
+    let settings = settings()?;
+    let mut store = open(&settings)?;
     let location = store.location();
-    let updated = with_lock(&mut store, args, "state mv", |store| {
+    let updated = with_lock(&mut store, &settings, "state mv", |store| {
         if store.state.resources.contains_key(new) {
             bail!("`{new}` is already recorded in state {location}; nothing was changed");
         }
@@ -332,19 +335,18 @@ pub fn mv(args: &ConfigArgs, old: &str, new: &str) -> Result<Exit> {
         Ok(updated)
     })?;
     report(
-        args,
+        &settings,
         &format!("Moved {old} to {new} in state {location}."),
         json!({"location": location, "from": old, "to": new, "dependents_updated": updated}),
     )?;
     Ok(Exit::Ok)
 }
 
-pub fn unlock(args: &ConfigArgs, lock_id: &str) -> Result<Exit> {
-    let cfg = settings::load_config(args)?;
-    let backend = open_backend(&cfg)?;
+pub fn unlock(settings: &StateSettings, lock_id: &str) -> Result<Exit> {
+    let backend = open_backend(&settings.config)?;
     backend.unlock(lock_id)?;
     report(
-        args,
+        settings,
         &format!("Released lock {lock_id} on {}.", backend.location()),
         json!({"location": backend.location(), "released": lock_id}),
     )?;
@@ -353,15 +355,14 @@ pub fn unlock(args: &ConfigArgs, lock_id: &str) -> Result<Exit> {
 
 /// Copies this config's state to the backend of the config `to`, under both locks, and reads it
 /// back to check.
-pub fn migrate(args: &ConfigArgs, to: &Path, force: bool) -> Result<Exit> {
-    let target_args = ConfigArgs {
-        file: to.to_path_buf(),
-        ..args.clone()
-    };
-    let target_config = settings::load_config(&target_args)
-        .with_context(|| format!("cannot load the target config {}", to.display()))?;
-    let target = open_backend(&target_config)?;
-    let mut store = open(args)?;
+pub fn migrate(
+    settings: &StateSettings,
+    target_settings: &StateSettings,
+    to: &Path,
+    force: bool,
+) -> Result<Exit> {
+    let mut target = open_backend(&target_settings.config)?;
+    let mut store = open(settings)?;
     let source_location = store.location();
     let target_location = target.location();
     if source_location == target_location {
@@ -370,26 +371,21 @@ pub fn migrate(args: &ConfigArgs, to: &Path, force: bool) -> Result<Exit> {
             to.display()
         );
     }
-    let (serial, tools, size) = with_lock(&mut store, args, "state migrate", |store| {
+    let (serial, tools, size) = with_lock(&mut store, settings, "state migrate", |store| {
         if !store.exists {
             bail!("there is no state at {source_location} to migrate");
         }
-        let info = lock_info("state migrate", &crate::settings::user_name());
-        lock_waiting(target.as_ref(), &info, args.lock_timeout)?;
-        let copied = copy_to(store, target.as_ref(), force);
-        let unlocked = target.unlock(&info.id);
-        let copied = copied?;
-        unlocked.with_context(|| {
-            format!(
-                "the state was copied, but the lock on {target_location} could not be released; \
-                 release it with `dtm state unlock {}`",
-                info.id
-            )
-        })?;
-        Ok(copied)
+        let held = Held {
+            operation: "state migrate",
+            finished: "the state was copied".into(),
+            lock: format!("the lock on {target_location}"),
+        };
+        with_state_lock(&mut target, held, &settings.lock, |target| {
+            copy_to(store, target.as_ref(), force)
+        })
     })?;
     report(
-        args,
+        settings,
         &format!(
             "Copied the state (serial {serial}, {tools} tools, {size} bytes) from {source_location} \
              to {target_location} and read it back. The old state was left in place; point your \
@@ -432,34 +428,20 @@ fn copy_to(store: &StateStore, target: &dyn Backend, force: bool) -> Result<(u64
     Ok((store.state.serial, store.state.resources.len(), bytes.len()))
 }
 
-/// Takes `backend`'s lock, polling for up to `wait` while someone else holds it.
-fn lock_waiting(
-    backend: &dyn Backend,
-    info: &LockInfo,
-    wait: std::time::Duration,
-) -> Result<(), dtm_backends::BackendError> {
-    let deadline = std::time::Instant::now() + wait;
-    loop {
-        match backend.lock(info) {
-            Err(dtm_backends::BackendError::Locked { .. })
-                if std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
-            other => return other,
-        }
-    }
-}
-
-pub fn import_devstream(args: &ConfigArgs, file: &Path, force: bool) -> Result<Exit> {
+pub fn import_devstream(
+    settings: impl FnOnce() -> Result<StateSettings>,
+    file: &Path,
+    force: bool,
+) -> Result<Exit> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let now = dtm_engine::state::now_rfc3339();
     let imported = devstream::convert(&text, &file.display().to_string(), &now)?;
-    let mut store = open(args)?;
+    let settings = settings()?;
+    let mut store = open(&settings)?;
     let location = store.location();
     let ids: Vec<String> = imported.keys().cloned().collect();
-    with_lock(&mut store, args, "state import-devstream", |store| {
+    with_lock(&mut store, &settings, "state import-devstream", |store| {
         if !store.state.resources.is_empty() && !force {
             bail!(
                 "state {location} already records {} tools; nothing was imported. Use --force to \
@@ -473,7 +455,7 @@ pub fn import_devstream(args: &ConfigArgs, file: &Path, force: bool) -> Result<E
         Ok(())
     })?;
     report(
-        args,
+        &settings,
         &format!(
             "Imported {} tools from {} into state {location}: {}.\nTheir options are recorded as \
              DevStream kept them; the next `dtm apply` records them anew (with secrets redacted). \

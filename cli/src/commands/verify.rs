@@ -2,16 +2,16 @@
 
 use anyhow::Result;
 use dtm_engine::plan::{Action, Mode};
-use dtm_engine::registry::LockMode;
 use serde_json::json;
 
-use crate::args::{ConfigArgs, Output};
+use crate::args::Output;
 use crate::exit::Exit;
 use crate::render;
+use crate::settings::WorkspaceSettings;
 
-pub fn run(args: &ConfigArgs) -> Result<Exit> {
-    // Frozen: plugins must be exactly the locked builds; verify never resolves or writes the lock.
-    let (resolved, store) = super::open_with(args, LockMode::Frozen)?;
+/// `settings` are resolved with the lock file frozen: plugins must be exactly the locked builds.
+pub fn run(settings: WorkspaceSettings) -> Result<Exit> {
+    let (resolved, store) = super::open(settings)?;
     let plan = resolved.workspace.plan(&store.state, Mode::Apply)?;
     let in_sync = !plan.has_changes();
     match resolved.output {

@@ -1,6 +1,10 @@
 //! Shared helpers: a temp directory with a config, and the real `dtm` binary pointed at it.
 //! Plugins are the real libraries cargo built next to the binary (`cargo build --workspace`).
 #![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests find their servers through the environment the test runner sets"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
