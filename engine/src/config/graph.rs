@@ -11,26 +11,7 @@ impl Loader<'_> {
     /// Reports duplicate tools, bad or unknown dependencies and references, self-dependencies
     /// and dependency cycles; fills every tool's `depends_on`.
     pub fn check_graph(&mut self, tools: &mut [ToolSrc]) {
-        let mut index: HashMap<String, usize> = HashMap::with_capacity(tools.len());
-        for (i, t) in tools.iter().enumerate() {
-            let key = t.tool.key();
-            match index.get(&key) {
-                Some(&first) => {
-                    let first = self.diags.loc(tools[first].pos);
-                    self.diags.push(
-                        Some(t.pos),
-                        key.clone(),
-                        format!(
-                            "duplicate tool `{key}`: also defined at {first}; each \
-                             `name.instanceID` must be unique"
-                        ),
-                    );
-                }
-                None => {
-                    index.insert(key, i);
-                }
-            }
-        }
+        let index = self.index_tools(tools);
 
         // Each suggestion looks at every tool; a config with thousands of unknown names gets
         // suggestions for the first few only.
@@ -100,6 +81,11 @@ impl Loader<'_> {
             depends.dedup();
             t.tool.depends_on = depends;
         }
+        self.report_cycles(tools, &graph);
+    }
+
+    /// Reports each dependency cycle once, at its first tool in config order.
+    fn report_cycles(&mut self, tools: &[ToolSrc], graph: &DepGraph) {
         for cycle in graph.cycles() {
             let mut names: Vec<String> = cycle.iter().map(|&i| tools[i].tool.key()).collect();
             names.push(names[0].clone());
@@ -110,6 +96,31 @@ impl Loader<'_> {
                 format!("dependency cycle: {}", names.join(" -> ")),
             );
         }
+    }
+
+    /// Each tool's index by key; reports a key defined twice (the first definition counts).
+    fn index_tools(&mut self, tools: &[ToolSrc]) -> HashMap<String, usize> {
+        let mut index: HashMap<String, usize> = HashMap::with_capacity(tools.len());
+        for (i, t) in tools.iter().enumerate() {
+            let key = t.tool.key();
+            match index.get(&key) {
+                Some(&first) => {
+                    let first = self.diags.loc(tools[first].pos);
+                    self.diags.push(
+                        Some(t.pos),
+                        key.clone(),
+                        format!(
+                            "duplicate tool `{key}`: also defined at {first}; each \
+                             `name.instanceID` must be unique"
+                        ),
+                    );
+                }
+                None => {
+                    index.insert(key, i);
+                }
+            }
+        }
+        index
     }
 }
 

@@ -666,28 +666,7 @@ impl Resolver {
                 ),
             });
         }
-        let mut entry = LockEntry {
-            version: version.into(),
-            abi,
-            sha256: sums.by_platform(),
-        };
-        if let Some(l) = locked {
-            if let Some(pinned) = l.sha256.get(&platform)
-                && !pinned.eq_ignore_ascii_case(sha)
-            {
-                return Err(RegistryError::LockDiffers {
-                    name: name.into(),
-                    version: version.into(),
-                    platform,
-                    locked: pinned.clone(),
-                    published: sha.to_string(),
-                });
-            }
-            // Keep other platforms' pins as they were; add this platform's.
-            let mut merged = l.sha256.clone();
-            merged.insert(platform.clone(), sha.to_string());
-            entry.sha256 = merged;
-        }
+        let entry = lock_entry(name, version, abi, &sums, &platform, sha, locked)?;
         let build = BuildRef {
             name,
             version,
@@ -706,10 +685,25 @@ impl Resolver {
                 entry,
             ));
         }
+        let (path, downloaded) = self.fetch_build(build)?;
+        Ok((
+            Resolved {
+                name: name.into(),
+                version: version.into(),
+                path,
+                downloaded,
+            },
+            entry,
+        ))
+    }
+
+    /// Downloads a build into the cache (which checks its hash before keeping it), reporting
+    /// progress; returns where it is and whether it had to be downloaded.
+    fn fetch_build(&self, build: BuildRef<'_>) -> Result<(PathBuf, bool), RegistryError> {
         let fetch = self.require_fetcher()?;
-        let rel = library_path(name, version, &self.platform, file);
+        let rel = library_path(build.name, build.version, &self.platform, build.file);
         let url = fetch.url(&rel);
-        let id = format!("{name} {version}");
+        let id = format!("{} {}", build.name, build.version);
         let mut downloaded = false;
         let path = self.cache.install(
             build,
@@ -740,16 +734,46 @@ impl Resolver {
                 Ok(r?)
             },
         )?;
-        Ok((
-            Resolved {
-                name: name.into(),
-                version: version.into(),
-                path,
-                downloaded,
-            },
-            entry,
-        ))
+        Ok((path, downloaded))
     }
+}
+
+/// The lock entry for a verified version: this platform's hash pinned, other platforms' pins
+/// kept as `locked` had them. A locked hash other than the published one is an error.
+fn lock_entry(
+    name: &str,
+    version: &str,
+    abi: String,
+    sums: &Sums,
+    platform: &str,
+    sha: &str,
+    locked: Option<&LockEntry>,
+) -> Result<LockEntry, RegistryError> {
+    let Some(l) = locked else {
+        return Ok(LockEntry {
+            version: version.into(),
+            abi,
+            sha256: sums.by_platform(),
+        });
+    };
+    if let Some(pinned) = l.sha256.get(platform)
+        && !pinned.eq_ignore_ascii_case(sha)
+    {
+        return Err(RegistryError::LockDiffers {
+            name: name.into(),
+            version: version.into(),
+            platform: platform.into(),
+            locked: pinned.clone(),
+            published: sha.to_string(),
+        });
+    }
+    let mut sha256 = l.sha256.clone();
+    sha256.insert(platform.into(), sha.to_string());
+    Ok(LockEntry {
+        version: version.into(),
+        abi,
+        sha256,
+    })
 }
 
 enum Job {
