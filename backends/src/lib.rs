@@ -6,6 +6,7 @@
 //! token the writer last saw, and a lock is exclusive, carries [`LockInfo`] about its holder and can
 //! be released by id by someone else (`dtm state unlock ID`).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -110,7 +111,7 @@ pub enum BackendError {
     LockMismatch {
         /// Where the state lives.
         location: String,
-        /// The id given.
+        /// The lock id `dtm state unlock` was given.
         given: String,
         /// The current lock, or `no lock`.
         current: String,
@@ -118,7 +119,7 @@ pub enum BackendError {
     /// The backend's options are invalid.
     #[error("state backend `{backend}`: {message}")]
     Config {
-        /// Backend name.
+        /// The backend, by the name configs use (`local`, `s3`, `k8s`).
         backend: String,
         /// What is wrong.
         message: String,

@@ -40,7 +40,7 @@ pub(crate) struct LockRecord {
 }
 
 impl LockRecord {
-    pub fn new(info: &LockInfo, duration: Duration) -> LockRecord {
+    pub(crate) fn new(info: &LockInfo, duration: Duration) -> LockRecord {
         LockRecord {
             info: info.clone(),
             renewed: now_rfc3339(),
@@ -49,7 +49,7 @@ impl LockRecord {
     }
 
     /// `Some(reason)` if the holder has not renewed the lock within its duration.
-    pub fn stale_reason(&self) -> Option<String> {
+    pub(crate) fn stale_reason(&self) -> Option<String> {
         let renewed = humantime::parse_rfc3339_weak(&self.renewed).ok()?;
         let age = SystemTime::now().duration_since(renewed).ok()?;
         (age > Duration::from_secs(self.duration_seconds)).then(|| {
@@ -63,7 +63,7 @@ impl LockRecord {
         })
     }
 
-    pub fn to_json(&self) -> Vec<u8> {
+    pub(crate) fn to_json(&self) -> Vec<u8> {
         // Only strings and integers: serialisation cannot fail.
         serde_json::to_vec_pretty(self).unwrap_or_default()
     }
@@ -107,7 +107,7 @@ pub(crate) struct Renewer {
 }
 
 impl Renewer {
-    pub fn start(
+    pub(crate) fn start(
         interval: Duration,
         mut renew: impl FnMut() -> Renewal + Send + 'static,
     ) -> Renewer {
@@ -189,7 +189,7 @@ pub(crate) struct Options<'a> {
 }
 
 impl<'a> Options<'a> {
-    pub fn new(
+    pub(crate) fn new(
         backend: &'static str,
         map: &'a Map<String, Value>,
         known: &[&str],
@@ -217,7 +217,7 @@ impl<'a> Options<'a> {
         Ok(Options { backend, map })
     }
 
-    pub fn error(&self, message: String) -> BackendError {
+    pub(crate) fn error(&self, message: String) -> BackendError {
         BackendError::Config {
             backend: self.backend.to_owned(),
             message,
@@ -225,7 +225,7 @@ impl<'a> Options<'a> {
     }
 
     /// A string option; absent, `null` and empty mean `None`.
-    pub fn string(&self, key: &str) -> Result<Option<String>, BackendError> {
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>, BackendError> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -237,13 +237,13 @@ impl<'a> Options<'a> {
         }
     }
 
-    pub fn required(&self, key: &str, what: &str) -> Result<String, BackendError> {
+    pub(crate) fn required(&self, key: &str, what: &str) -> Result<String, BackendError> {
         self.string(key)?
             .ok_or_else(|| self.error(format!("option `{key}` is required: {what}")))
     }
 
     /// A boolean option (`true`/`false`, also as the strings DevStream configs sometimes hold).
-    pub fn bool(&self, key: &str) -> Result<bool, BackendError> {
+    pub(crate) fn bool(&self, key: &str) -> Result<bool, BackendError> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
@@ -257,7 +257,7 @@ impl<'a> Options<'a> {
     }
 
     /// A whole number of seconds within `range`.
-    pub fn seconds(
+    pub(crate) fn seconds(
         &self,
         key: &str,
         default: u64,

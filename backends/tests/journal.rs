@@ -1,5 +1,8 @@
 //! The local backend's append-only journal.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 use dtm_backends::local::LocalBackend;
 use dtm_backends::{Backend, BackendError};

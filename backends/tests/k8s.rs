@@ -2,7 +2,10 @@
 //! scripts/test-servers.sh, or any cluster: DTM_TEST_KUBECONFIG names its kubeconfig): the
 //! conformance scenarios, then what only a ConfigMap and a Lease show.
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

@@ -1,7 +1,10 @@
 //! The S3 backend against a real S3-compatible server (moto, started by scripts/test-servers.sh,
 //! found through DTM_TEST_S3_ENDPOINT): the conformance scenarios, then what only S3 shows.
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

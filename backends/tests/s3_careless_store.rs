@@ -2,7 +2,10 @@
 //! s3rver and Garage do): dtm must notice and refuse to run, unless told to run unlocked.
 //!
 //! The store is a few lines of HTTP in this file, on loopback: it needs no test server.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

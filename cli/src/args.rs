@@ -8,7 +8,7 @@ use dtm_engine::registry::VersionReq;
 /// dtm: bring your DevOps toolchain to the state one YAML file describes.
 #[derive(Debug, Parser)]
 #[command(name = "dtm", version, about, long_about = None, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -16,7 +16,7 @@ pub struct Cli {
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Output {
+pub(crate) enum Output {
     /// For people.
     #[default]
     Text,
@@ -26,7 +26,7 @@ pub enum Output {
 
 /// Flags shared by every command that reads a config.
 #[derive(Debug, Clone, Args)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// Config file, or a directory whose *.yaml/*.yml files are merged.
     #[arg(
         short = 'f',
@@ -61,7 +61,7 @@ pub struct ConfigArgs {
 
 /// Confirmation flag for commands that change things.
 #[derive(Debug, Clone, Args)]
-pub struct ConfirmArgs {
+pub(crate) struct ConfirmArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(short = 'y', long = "yes", alias = "auto-approve")]
     pub yes: bool,
@@ -69,7 +69,7 @@ pub struct ConfirmArgs {
 
 /// Commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Resolve, download and verify the plugins a config needs, and write its dtm.lock.
     Init {
         #[command(flatten)]
@@ -155,7 +155,7 @@ pub enum Command {
 
 /// `dtm show ...`
 #[derive(Debug, Subcommand)]
-pub enum ShowCommand {
+pub(crate) enum ShowCommand {
     /// The config after variables, env and apps are resolved (secrets masked), or a plugin's sample config.
     ///
     /// With -p, the plugin comes from the first of: --plugin-dir, the directory of the dtm
@@ -189,7 +189,7 @@ pub enum ShowCommand {
 
 /// `dtm list ...`
 #[derive(Debug, Subcommand)]
-pub enum ListCommand {
+pub(crate) enum ListCommand {
     /// Plugins in the plugin directories, the plugin cache and the registry.
     Plugins {
         /// Directory holding plugin libraries.
@@ -210,7 +210,7 @@ pub enum ListCommand {
 
 /// `dtm state ...`
 #[derive(Debug, Subcommand)]
-pub enum StateCommand {
+pub(crate) enum StateCommand {
     /// List the tools recorded in state.
     List {
         #[command(flatten)]
@@ -292,7 +292,7 @@ pub enum StateCommand {
 
 /// `dtm plugin ...`
 #[derive(Debug, Subcommand)]
-pub enum PluginCommand {
+pub(crate) enum PluginCommand {
     /// Builds in the plugin cache, and what the config's dtm.lock pins.
     List {
         /// Config file or directory whose dtm.lock to show (default: ./dtm.lock if present).
@@ -360,7 +360,7 @@ pub enum PluginCommand {
 
 /// Which registry to use, for commands that read no config.
 #[derive(Debug, Clone, Args)]
-pub struct RegistryFlags {
+pub(crate) struct RegistryFlags {
     /// Registry URL or directory (default: DTM_REGISTRY, or `url` under [registry] in <dtm home>/config.toml).
     #[arg(long, value_name = "URL")]
     pub registry: Option<String>,
@@ -371,7 +371,7 @@ pub struct RegistryFlags {
 
 /// Which registry to ask, and how to print the answer.
 #[derive(Debug, Clone, Args)]
-pub struct RegistryArgs {
+pub(crate) struct RegistryArgs {
     #[command(flatten)]
     pub source: RegistryFlags,
     /// Output format.

@@ -23,7 +23,7 @@ struct Downloads {
 }
 
 /// The event sink for registry work.
-pub fn sink() -> EventSink {
+pub(crate) fn sink() -> EventSink {
     let mode = if std::io::stderr().is_terminal() {
         Mode::Bars {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),

@@ -42,7 +42,7 @@ impl fmt::Display for Exit {
 
 /// Prints an error for a user and says how the run ended. A broken pipe on stdout is not an
 /// error.
-pub fn report(err: &anyhow::Error) -> Exit {
+pub(crate) fn report(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::BrokenPipe

@@ -41,13 +41,13 @@ enum Mode {
 }
 
 /// Renders execution events.
-pub struct Progress {
+pub(crate) struct Progress {
     mode: Mode,
 }
 
 impl Progress {
     /// Bars when stdout is a terminal and `json` is false; lines otherwise (on stderr for JSON).
-    pub fn new(json: bool) -> Arc<Self> {
+    pub(crate) fn new(json: bool) -> Arc<Self> {
         let mode = if !json && std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
             Mode::Bars {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
@@ -60,7 +60,7 @@ impl Progress {
     }
 
     /// The sink to hand to the executor.
-    pub fn sink(self: &Arc<Self>) -> ExecSink {
+    pub(crate) fn sink(self: &Arc<Self>) -> ExecSink {
         let me = self.clone();
         Arc::new(move |e| me.on(e))
     }

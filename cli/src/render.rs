@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use similar::{ChangeTag, TextDiff};
 
 /// Styles, disabled when the stream is not a terminal or NO_COLOR is set.
-pub struct Styles {
+pub(crate) struct Styles {
     pub add: Style,
     pub del: Style,
     pub upd: Style,
@@ -18,7 +18,7 @@ pub struct Styles {
 }
 
 impl Styles {
-    pub fn stdout() -> Self {
+    pub(crate) fn stdout() -> Self {
         // `NO_COLOR` turned colors off at start (see `settings::Environment::no_color`).
         let on = console::colors_enabled();
         let s = |st: Style| st.force_styling(on);
@@ -128,7 +128,7 @@ fn write_change(out: &mut dyn Write, st: &Styles, c: &Change) -> std::io::Result
 }
 
 /// Prints a plan for people.
-pub fn plan_text(out: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
+pub(crate) fn plan_text(out: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
     let st = Styles::stdout();
     let s = plan.summary();
     if !plan.has_changes() {
@@ -169,7 +169,7 @@ pub fn plan_text(out: &mut dyn Write, plan: &Plan) -> std::io::Result<()> {
 }
 
 /// A plan as JSON.
-pub fn plan_json(plan: &Plan) -> Value {
+pub(crate) fn plan_json(plan: &Plan) -> Value {
     let changes: Vec<Value> = plan
         .changes
         .iter()
@@ -214,7 +214,11 @@ fn result_section(
 }
 
 /// Prints the summary after execution.
-pub fn outcome_text(out: &mut dyn Write, outcome: &Outcome, verb: &str) -> std::io::Result<()> {
+pub(crate) fn outcome_text(
+    out: &mut dyn Write,
+    outcome: &Outcome,
+    verb: &str,
+) -> std::io::Result<()> {
     let st = Styles::stdout();
     let failed: Vec<_> = outcome.with_result(StepResult::Failed).collect();
     let skipped: Vec<_> = outcome.with_result(StepResult::Skipped).collect();
@@ -260,7 +264,7 @@ pub fn outcome_text(out: &mut dyn Write, outcome: &Outcome, verb: &str) -> std::
 }
 
 /// Writes a JSON document to stdout followed by a newline.
-pub fn json_out(v: &Value) -> std::io::Result<()> {
+pub(crate) fn json_out(v: &Value) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, v)?;
     writeln!(out)

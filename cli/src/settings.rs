@@ -24,7 +24,7 @@ use crate::args::{ConfigArgs, Output, RegistryFlags};
 /// The process environment, read once at start: what the settings of every command are
 /// resolved from besides flags and files.
 #[derive(Debug, Clone, Default)]
-pub struct Environment {
+pub(crate) struct Environment {
     vars: Arc<HashMap<OsString, OsString>>,
 }
 
@@ -34,7 +34,7 @@ impl Environment {
         clippy::disallowed_methods,
         reason = "the one place dtm reads its environment"
     )]
-    pub fn capture() -> Self {
+    pub(crate) fn capture() -> Self {
         Self {
             vars: Arc::new(std::env::vars_os().collect()),
         }
@@ -42,7 +42,7 @@ impl Environment {
 
     /// An environment holding only `vars` (tests).
     #[cfg(test)]
-    pub fn from_vars<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+    pub(crate) fn from_vars<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         Self {
             vars: Arc::new(
                 vars.into_iter()
@@ -53,7 +53,7 @@ impl Environment {
     }
 
     /// The value of `name`, if it is set and valid Unicode (as `std::env::var` reads it).
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(OsStr::new(name)).and_then(|v| v.to_str())
     }
 
@@ -71,12 +71,12 @@ impl Environment {
     }
 
     /// Whether `NO_COLOR` asks for text without colors.
-    pub fn no_color(&self) -> bool {
+    pub(crate) fn no_color(&self) -> bool {
         self.vars.contains_key(OsStr::new("NO_COLOR"))
     }
 
     /// The user recorded as a lock's holder: `USER` (`USERNAME` on Windows), else `unknown`.
-    pub fn user_name(&self) -> String {
+    pub(crate) fn user_name(&self) -> String {
         self.get("USER")
             .or_else(|| self.get("USERNAME"))
             .unwrap_or("unknown")
@@ -84,7 +84,7 @@ impl Environment {
     }
 
     /// The dtm home: `DTM_HOME`, else `~/.dtm`.
-    pub fn dtm_home(&self) -> Option<PathBuf> {
+    pub(crate) fn dtm_home(&self) -> Option<PathBuf> {
         if let Some(h) = self.non_empty_os("DTM_HOME") {
             return Some(PathBuf::from(h));
         }
@@ -93,13 +93,13 @@ impl Environment {
     }
 
     /// A lookup the engine reads variables through (secrets of tools no longer in the config).
-    pub fn lookup(&self) -> EnvLookup {
+    pub(crate) fn lookup(&self) -> EnvLookup {
         let env = self.clone();
         EnvLookup::new(move |name| env.get(name).map(str::to_owned))
     }
 
     /// Loads and validates the config named by `args` (without plugins).
-    pub fn load_config(&self, args: &ConfigArgs) -> Result<Config> {
+    pub(crate) fn load_config(&self, args: &ConfigArgs) -> Result<Config> {
         let env = |name: &str| self.get(name).map(str::to_owned);
         Ok(config::load(&args.file, &env)?)
     }
@@ -107,7 +107,7 @@ impl Environment {
     /// Registry settings: `<dtm home>/config.toml`, overridden by `DTM_REGISTRY`,
     /// `DTM_REGISTRY_TIMEOUT`, `DTM_REGISTRY_CONNECT_TIMEOUT`, `DTM_REGISTRY_RETRIES`,
     /// `DTM_REGISTRY_BACKOFF` and `DTM_INSECURE_HTTP=1`, then by `insecure_flag`.
-    pub fn registry_settings(
+    pub(crate) fn registry_settings(
         &self,
         mode: LockMode,
         insecure_flag: bool,
@@ -149,7 +149,7 @@ impl Environment {
     /// plugins`): the registry is `--registry` (a relative path is taken from the current
     /// directory) or the default one, which may be none; the cache and trusted keys are the dtm
     /// home's. None when there is no dtm home.
-    pub fn standalone_resolver(&self, flags: &RegistryFlags) -> Result<Option<Resolver>> {
+    pub(crate) fn standalone_resolver(&self, flags: &RegistryFlags) -> Result<Option<Resolver>> {
         let settings = self.registry_settings(LockMode::Auto, flags.insecure_http)?;
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
         Ok(Resolver::new(
@@ -163,7 +163,7 @@ impl Environment {
 
 /// How a command that changes the state takes its lock.
 #[derive(Debug, Clone)]
-pub struct LockSettings {
+pub(crate) struct LockSettings {
     /// Recorded as the lock's holder.
     pub user: String,
     /// How long to wait for someone else's lock (`--lock-timeout`).
@@ -172,7 +172,7 @@ pub struct LockSettings {
 
 impl LockSettings {
     /// From `--lock-timeout` and the user's name.
-    pub fn resolve(args: &ConfigArgs, env: &Environment) -> Self {
+    pub(crate) fn resolve(args: &ConfigArgs, env: &Environment) -> Self {
         Self {
             user: env.user_name(),
             wait: args.lock_timeout,
@@ -183,14 +183,14 @@ impl LockSettings {
 /// For commands that only read the config: `dtm graph`, `dtm show config` (both print one
 /// format whatever `--output` says).
 #[derive(Debug)]
-pub struct ConfigSettings {
+pub(crate) struct ConfigSettings {
     /// The validated config.
     pub config: Config,
 }
 
 impl ConfigSettings {
     /// Loads the config `-f` names.
-    pub fn resolve(args: &ConfigArgs, env: &Environment) -> Result<Self> {
+    pub(crate) fn resolve(args: &ConfigArgs, env: &Environment) -> Result<Self> {
         Ok(Self {
             config: env.load_config(args)?,
         })
@@ -199,7 +199,7 @@ impl ConfigSettings {
 
 /// For `dtm state ...`: the config (for its backend), the output format and the lock.
 #[derive(Debug)]
-pub struct StateSettings {
+pub(crate) struct StateSettings {
     /// The validated config.
     pub config: Config,
     /// Output format.
@@ -210,7 +210,7 @@ pub struct StateSettings {
 
 impl StateSettings {
     /// Loads the config `-f` names; reads `--output` and `--lock-timeout`.
-    pub fn resolve(args: &ConfigArgs, env: &Environment) -> Result<Self> {
+    pub(crate) fn resolve(args: &ConfigArgs, env: &Environment) -> Result<Self> {
         Ok(Self {
             config: env.load_config(args)?,
             output: args.output,
@@ -222,7 +222,7 @@ impl StateSettings {
 /// Everything a command that loads plugins needs: `init`, `plan`, `apply`, `delete`,
 /// `destroy`, `verify`.
 #[derive(Debug)]
-pub struct WorkspaceSettings {
+pub(crate) struct WorkspaceSettings {
     /// The workspace: config + engine settings.
     pub workspace: Workspace,
     /// Output format.
@@ -234,7 +234,7 @@ pub struct WorkspaceSettings {
 impl WorkspaceSettings {
     /// Loads the config and resolves the engine's settings, the lock file treated as `mode`
     /// says; `insecure_http` is `dtm init --insecure-http`.
-    pub fn resolve(
+    pub(crate) fn resolve(
         args: &ConfigArgs,
         mode: LockMode,
         insecure_http: bool,
@@ -265,7 +265,7 @@ impl WorkspaceSettings {
 /// For `dtm plugin ...`, `dtm list plugins` and `dtm show config -p`: the dtm home, and how to
 /// reach registries.
 #[derive(Debug, Clone)]
-pub struct PluginSettings {
+pub(crate) struct PluginSettings {
     /// The dtm home (plugin cache, trusted keys, `config.toml`), if there is one.
     pub home: Option<PathBuf>,
     env: Environment,
@@ -273,7 +273,7 @@ pub struct PluginSettings {
 
 impl PluginSettings {
     /// The dtm home from the environment; registry settings are read when a command asks.
-    pub fn resolve(env: &Environment) -> Self {
+    pub(crate) fn resolve(env: &Environment) -> Self {
         Self {
             home: env.dtm_home(),
             env: env.clone(),
@@ -281,24 +281,24 @@ impl PluginSettings {
     }
 
     /// The dtm home, or an error saying how to have one.
-    pub fn require_home(&self) -> Result<PathBuf> {
+    pub(crate) fn require_home(&self) -> Result<PathBuf> {
         self.home
             .clone()
             .context("no dtm home: set DTM_HOME or HOME")
     }
 
     /// See [`Environment::registry_settings`].
-    pub fn registry_settings(&self, mode: LockMode) -> Result<RegistrySettings> {
+    pub(crate) fn registry_settings(&self, mode: LockMode) -> Result<RegistrySettings> {
         self.env.registry_settings(mode, false)
     }
 
     /// See [`Environment::standalone_resolver`].
-    pub fn standalone_resolver(&self, flags: &RegistryFlags) -> Result<Option<Resolver>> {
+    pub(crate) fn standalone_resolver(&self, flags: &RegistryFlags) -> Result<Option<Resolver>> {
         self.env.standalone_resolver(flags)
     }
 
     /// Loads a config (`dtm plugin mirror -f`).
-    pub fn load_config(&self, args: &ConfigArgs) -> Result<Config> {
+    pub(crate) fn load_config(&self, args: &ConfigArgs) -> Result<Config> {
         self.env.load_config(args)
     }
 }
@@ -307,12 +307,12 @@ impl PluginSettings {
 /// config's `pluginDir` (both development overrides of the lock file and cache); then, for
 /// plugins no lock entry or registry covers, the directory of the dtm executable, so a build tree
 /// (`target/release/dtm` beside the plugin libraries cargo built) works as is.
-pub fn plugin_dirs(flag: Option<&PathBuf>) -> Vec<PathBuf> {
+pub(crate) fn plugin_dirs(flag: Option<&PathBuf>) -> Vec<PathBuf> {
     flag.into_iter().cloned().collect()
 }
 
 /// Fallback plugin directories, searched after the config's `pluginDir` and the registry.
-pub fn fallback_plugin_dirs() -> Vec<PathBuf> {
+pub(crate) fn fallback_plugin_dirs() -> Vec<PathBuf> {
     std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(PathBuf::from))

@@ -1,5 +1,8 @@
 //! Bad input gets a named error and loses nothing.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

@@ -8,7 +8,10 @@
 //! `helm-installer` is not a plugin of this workspace, so a full plan cannot run; the tools of
 //! this workspace's plugins are planned on their own (no network or cluster needed: a plan
 //! against empty state only validates).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

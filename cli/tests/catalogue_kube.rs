@@ -7,7 +7,10 @@
 //! (ConfigMap, Namespace, a CustomResourceDefinition the API server establishes, a LoadBalancer
 //! Service whose address the test hands out as the cloud controller would, an Application whose
 //! health the test reports as Argo CD would) and the Pod-backed path with a timeout.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod catalogue_support;
 mod common;

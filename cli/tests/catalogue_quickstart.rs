@@ -1,7 +1,10 @@
 //! examples/quickstart.yaml, the story the README tells: apply, verify, a hand edit to the CI
 //! file is drift (exit 2), apply repairs it, destroy removes everything. Offline, real git,
 //! through the real binary and plugins.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

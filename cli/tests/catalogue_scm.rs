@@ -1,7 +1,10 @@
 //! Conformance stories of the git plugins through the real binary: create, read (verify), no-op
 //! plan, drift by hand, repair, option change → update, delete, delete again. Against real git
 //! (a `git daemon` on loopback) and loopback stand-ins for the GitHub and GitLab REST APIs.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod catalogue_support;
 mod common;

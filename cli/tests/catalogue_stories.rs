@@ -3,7 +3,10 @@
 //! on loopback) and for exec: create, read, no-op plan, drift by hand, repair, option change →
 //! update, delete, delete again. (file: `story.rs`; k8s-manifest and argocdapp:
 //! `catalogue_kube.rs`.)
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod catalogue_support;
 mod common;

@@ -1,5 +1,8 @@
 //! Parallel execution, failure isolation, interruption and concurrent runs, through the real binary.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

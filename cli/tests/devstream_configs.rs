@@ -7,7 +7,10 @@
 //! `[[ env NAME ]]`, no kubeconfig (HOME inside the sandbox) and an empty state: `dtm plan` must
 //! exit 0 (nothing to do) or 2 (changes planned). A plan against empty state only validates, so
 //! no network or cluster is needed. Do not edit the fixtures to make a test pass.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

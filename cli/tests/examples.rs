@@ -1,5 +1,8 @@
 //! Every file in examples/ is loaded, validated, applied, verified and destroyed.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

@@ -1,7 +1,10 @@
 //! A tool removed from the config is deleted with its secrets: state records only their keyed
 //! hashes and the environment variables they came from, and dtm rebuilds them from the
 //! environment when it deletes the orphan (`apply`) or destroys what is recorded (`destroy`).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

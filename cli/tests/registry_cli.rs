@@ -1,7 +1,11 @@
 //! Plugin distribution through the real `dtm` binary: registries served by a real HTTP server on
 //! loopback (scripts/registry-test-server.py, with fault injection and request counters) or as
 //! file:// directories, holding the real workspace plugins published with `dtm plugin publish`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -1,5 +1,8 @@
 //! Long-running steps: pending progress data is saved in state and the next run resumes from it.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

@@ -1,5 +1,8 @@
 //! Locks between runs, the confirmation prompt on a terminal, and the second Ctrl-C.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

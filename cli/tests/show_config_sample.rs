@@ -1,6 +1,9 @@
 //! `dtm show config -p NAME` prints a commented sample config, and that sample is a valid
 //! config: planned against empty state (which only validates, no network) it creates one tool.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

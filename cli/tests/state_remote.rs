@@ -1,7 +1,10 @@
 //! The state tooling against the real servers of scripts/test-servers.sh: migrate local → S3 and
 //! local → Kubernetes, pull/push there, and a corrupt remote state that `dtm plan` refuses and
 //! leaves untouched.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

@@ -1,6 +1,9 @@
 //! `dtm state pull | push | rm | mv | migrate | import-devstream` through the real binary, on the
 //! local backend.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

@@ -1,5 +1,8 @@
 //! The whole loop a user runs: plan, apply, drift, verify, repair, destroy.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 mod common;
 

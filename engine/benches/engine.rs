@@ -1,7 +1,11 @@
 //! Criterion benches for the engine's hot paths at 1,000 and 10,000 tools: loading a config,
 //! parsing and serialising state, planning with nothing to do, ordering the graph.
 //! Run: `cargo bench -p dtm-engine` (whole-command numbers: `bench/run.sh`).
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    missing_docs,
+    reason = "a benchmark fails loudly; criterion's macros generate undocumented items"
+)]
 
 use std::collections::HashMap;
 use std::hint::black_box;

@@ -16,7 +16,7 @@ use crate::state::{Lifecycle, PendingStep, Resource, State};
 pub enum Action {
     /// Nothing to do.
     NoOp,
-    /// Create it.
+    /// Create it: the plugin makes the resource.
     Create,
     /// Bring it in line with the config.
     Update,
@@ -116,11 +116,11 @@ pub enum Live {
 pub struct Change {
     /// `name.instanceID`.
     pub key: String,
-    /// Plugin name.
+    /// The plugin, by the name configs give it.
     pub plugin: String,
     /// What will happen.
     pub action: Action,
-    /// Why.
+    /// Why: every reason, in the order they were found.
     pub reasons: Vec<Reason>,
     /// Recorded options (secrets hashed), if recorded.
     pub before: Option<Value>,
@@ -148,13 +148,13 @@ pub struct Plan {
 /// Counts per action.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
-    /// Creates.
+    /// How many tools the plan creates.
     pub create: usize,
-    /// Updates.
+    /// How many tools the plan updates.
     pub update: usize,
-    /// Deletes.
+    /// How many tools the plan deletes.
     pub delete: usize,
-    /// Unchanged.
+    /// How many tools the plan leaves as they are.
     pub unchanged: usize,
 }
 

@@ -33,9 +33,9 @@ pub enum StateError {
         "state {location} is corrupt: {message}; it was left untouched. Restore it from {location}.backup or your backend's versioning, or move it away to start over"
     )]
     Corrupt {
-        /// Backend location.
+        /// Where the state lives: a path, `s3://bucket/key`, a ConfigMap.
         location: String,
-        /// Parser message.
+        /// The parser's message, with the position in the document.
         message: String,
     },
     /// Written by a newer dtm.
@@ -43,9 +43,9 @@ pub enum StateError {
         "state {location} has format version {found}, but this dtm reads up to version {supported}; upgrade dtm. The state was left untouched"
     )]
     FutureVersion {
-        /// Backend location.
+        /// Where the state lives: a path, `s3://bucket/key`, a ConfigMap.
         location: String,
-        /// Version found.
+        /// The version that was found instead.
         found: u32,
         /// Highest version supported.
         supported: u32,
@@ -55,7 +55,7 @@ pub enum StateError {
         "{location} is not a dtm state file ({what}); it was left untouched. If it is a DevStream state, convert it with `dtm state import-devstream`"
     )]
     Foreign {
-        /// Backend location.
+        /// Where the state lives: a path, `s3://bucket/key`, a ConfigMap.
         location: String,
         /// What it looks like.
         what: String,
@@ -93,7 +93,7 @@ pub struct PendingStep {
 pub struct HistoryEntry {
     /// When (RFC 3339).
     pub at: String,
-    /// Operation.
+    /// The plugin operation that was called (`create`, `read`, ...).
     pub operation: String,
     /// `ok`, `failed: ...`, `pending`.
     pub result: String,
@@ -102,9 +102,9 @@ pub struct HistoryEntry {
 /// One tool instance in state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
-    /// Plugin name.
+    /// The plugin, by the name configs give it.
     pub plugin: String,
-    /// Instance id.
+    /// The instance id, the part of the key after the plugin name.
     pub instance_id: String,
     /// Version of the plugin that last acted on it.
     pub plugin_version: String,
@@ -120,7 +120,7 @@ pub struct Resource {
     /// Outputs the plugin reported.
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
-    /// Lifecycle status.
+    /// Whether the last step on it completed, is pending or failed.
     pub lifecycle: Lifecycle,
     /// A step to resume, when `lifecycle` is `pending`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -474,7 +474,7 @@ pub struct Restored {
 pub struct MissingSecret {
     /// Dotted path of the option (`scm.token`, `env[1].value`).
     pub option: String,
-    /// The environment variable.
+    /// The environment variable the secret comes from.
     pub env: String,
 }
 

@@ -109,15 +109,15 @@ pub enum EngineError {
         "{tool}: requires plugin `{plugin}` {requirement}, but the plugin found ({path}) is version {found}"
     )]
     PluginVersion {
-        /// Tool key.
+        /// The tool instance, as `name.instanceID`.
         tool: String,
-        /// Plugin.
+        /// The plugin, by the name configs give it.
         plugin: String,
-        /// The requirement.
+        /// The version requirement that could not be met, as written.
         requirement: String,
-        /// Version found.
+        /// The version that was found instead.
         found: String,
-        /// Where.
+        /// The library that was loaded.
         path: String,
     },
     /// Plugins rejected the options of some tools.
@@ -177,9 +177,9 @@ pub fn open_backend(config: &Config) -> Result<Box<dyn Backend>, EngineError> {
 /// A loaded config with its plugins.
 #[derive(Debug)]
 pub struct Workspace {
-    /// The config.
+    /// The validated config the workspace runs.
     pub config: Config,
-    /// The settings.
+    /// How to run: plugin directories, parallelism, timeouts, the registry.
     pub settings: Settings,
     /// Loaded plugins by name.
     pub plugins: HashMap<String, Arc<LoadedPlugin>>,

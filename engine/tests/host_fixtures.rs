@@ -1,6 +1,9 @@
 //! The host's bad days: each fixture plugin's failure is caught, typed and named, and the host
 //! carries on. The fixtures are real libraries built by `cargo build --workspace`.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

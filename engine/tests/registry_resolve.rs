@@ -1,7 +1,10 @@
 //! Version resolution, ABI refusal, lock modes and path safety against a real directory registry
 //! holding the real `file` plugin (published through the engine's own publish path), plus a few
 //! versions fabricated by re-signing its checksums under other version numbers.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 use std::path::PathBuf;
 

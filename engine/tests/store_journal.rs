@@ -1,5 +1,8 @@
 //! State persistence through the journal: per-change appends, replay after a crash, compaction.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 use dtm_backends::local::LocalBackend;
 use dtm_engine::state::{Lifecycle, Resource};

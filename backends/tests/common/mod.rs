@@ -1,6 +1,10 @@
 //! Shared by the remote backends' tests: finding the test servers, and a child process that holds
 //! a lock (two processes contending, a holder that is killed).
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "helpers shared by test binaries that each use some of them; tests fail loudly"
+)]
 #![allow(
     clippy::disallowed_methods,
     reason = "tests find their servers through the environment the test runner sets"
@@ -19,7 +23,7 @@ use serde_json::{Map, Value};
 
 /// The value of a test server variable. Without it the test fails, saying how to start the
 /// servers, unless DTM_TEST_SKIP_SERVERS=1 (then `None`: the caller returns early).
-pub fn server_var(name: &str, what: &str) -> Option<String> {
+pub(crate) fn server_var(name: &str, what: &str) -> Option<String> {
     match std::env::var(name) {
         Ok(value) if !value.is_empty() => Some(value),
         _ if std::env::var("DTM_TEST_SKIP_SERVERS").as_deref() == Ok("1") => {
@@ -36,7 +40,7 @@ pub fn server_var(name: &str, what: &str) -> Option<String> {
 }
 
 /// A name unique to this test process and call: lower-case letters, digits and `-`.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -50,7 +54,7 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-pub fn options(value: Value) -> Map<String, Value> {
+pub(crate) fn options(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         other => panic!("not a map: {other}"),
@@ -63,7 +67,7 @@ const READY: &str = "dtm-test: lock taken";
 
 /// The body of each test binary's `lock_holder_child` helper test: opens the backend from the
 /// options in the environment, takes the lock, says so and holds it until stdin is closed.
-pub fn run_holder_child(open: impl Fn(&Map<String, Value>) -> Box<dyn Backend>) {
+pub(crate) fn run_holder_child(open: impl Fn(&Map<String, Value>) -> Box<dyn Backend>) {
     let (Ok(options_json), Ok(info_json)) = (std::env::var(OPTIONS_VAR), std::env::var(INFO_VAR))
     else {
         eprintln!("{OPTIONS_VAR} is not set; this helper only runs as a child process");
@@ -88,13 +92,13 @@ pub fn run_holder_child(open: impl Fn(&Map<String, Value>) -> Box<dyn Backend>) 
 }
 
 /// A child process (this test binary running `lock_holder_child`) holding a lock.
-pub struct Holder {
+pub(crate) struct Holder {
     child: Child,
     stdout: BufReader<ChildStdout>,
 }
 
 impl Holder {
-    pub fn spawn(options: &Map<String, Value>, info: &LockInfo) -> Holder {
+    pub(crate) fn spawn(options: &Map<String, Value>, info: &LockInfo) -> Holder {
         let exe = std::env::current_exe().unwrap();
         let mut child = Command::new(exe)
             .args([

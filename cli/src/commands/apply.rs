@@ -19,7 +19,7 @@ use crate::settings::WorkspaceSettings;
 
 /// Which command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     Apply,
     Delete,
     Destroy,
@@ -110,7 +110,7 @@ fn confirm(kind: Kind, cancel: &AtomicBool) -> Result<bool> {
     }
 }
 
-pub fn run(settings: WorkspaceSettings, yes: bool, kind: Kind) -> Result<Exit> {
+pub(super) fn run(settings: WorkspaceSettings, yes: bool, kind: Kind) -> Result<Exit> {
     let (resolved, mut store) = super::open(settings)?;
     let json = resolved.output == Output::Json;
     let interrupt = install_interrupt()?;

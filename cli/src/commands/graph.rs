@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::exit::Exit;
 use crate::settings::ConfigSettings;
 
-pub fn run(settings: ConfigSettings) -> Result<Exit> {
+pub(super) fn run(settings: ConfigSettings) -> Result<Exit> {
     let cfg = settings.config;
     let mut out = std::io::stdout().lock();
     writeln!(out, "digraph dtm {{")?;

@@ -13,7 +13,7 @@ use crate::render;
 use crate::settings::WorkspaceSettings;
 
 /// `settings` are resolved with the lock file in `init` or `upgrade` mode.
-pub fn run(mut resolved: WorkspaceSettings) -> Result<Exit> {
+pub(super) fn run(mut resolved: WorkspaceSettings) -> Result<Exit> {
     let upgrade = resolved.workspace.settings.registry.mode == LockMode::Upgrade;
     let lock_path = resolved.workspace.config.dir.join(LOCK_FILE_NAME);
     let started = std::time::Instant::now();

@@ -58,7 +58,7 @@ impl Row {
     }
 }
 
-pub fn plugins(
+pub(super) fn plugins(
     flag: Option<&PathBuf>,
     registry: &RegistryFlags,
     output: Output,

@@ -25,7 +25,7 @@ use crate::settings::{
 };
 
 /// Resolves the parsed command's settings and runs it; returns how it ended.
-pub fn dispatch(cli: Cli, env: &Environment) -> Result<Exit> {
+pub(crate) fn dispatch(cli: Cli, env: &Environment) -> Result<Exit> {
     let workspace = |args, mode| WorkspaceSettings::resolve(args, mode, false, env);
     let exit = match cli.command {
         Command::Init {
@@ -114,7 +114,7 @@ pub fn dispatch(cli: Cli, env: &Environment) -> Result<Exit> {
 
 /// Opens the state of a resolved workspace and loads every plugin the config or the state
 /// needs.
-pub fn open(mut settings: WorkspaceSettings) -> Result<(WorkspaceSettings, StateStore)> {
+pub(crate) fn open(mut settings: WorkspaceSettings) -> Result<(WorkspaceSettings, StateStore)> {
     let store = settings.workspace.open_state()?;
     let extra: Vec<String> = store
         .state
@@ -130,7 +130,7 @@ pub fn open(mut settings: WorkspaceSettings) -> Result<(WorkspaceSettings, State
 }
 
 /// Something whose state lock can be taken: a state store, or a bare backend.
-pub trait Lockable {
+pub(crate) trait Lockable {
     /// The backend holding the lock.
     fn lock_backend(&self) -> &dyn Backend;
 }
@@ -149,7 +149,7 @@ impl Lockable for Box<dyn Backend> {
 
 /// What a command holding a state lock says if it cannot release it.
 #[derive(Debug)]
-pub struct Held<'a> {
+pub(crate) struct Held<'a> {
     /// Recorded in the lock (`apply`, `state rm`).
     pub operation: &'a str,
     /// What finished (`the apply finished`, `the state was pushed`).
@@ -161,7 +161,7 @@ pub struct Held<'a> {
 /// Takes `target`'s state lock (waiting as `settings` says), runs `run` and releases the lock
 /// whatever happened. A lock that cannot be released after `run` succeeded is an error that
 /// says how to release it by hand.
-pub fn with_state_lock<S: Lockable + ?Sized, T>(
+pub(crate) fn with_state_lock<S: Lockable + ?Sized, T>(
     target: &mut S,
     held: Held<'_>,
     settings: &LockSettings,

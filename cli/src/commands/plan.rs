@@ -8,7 +8,7 @@ use crate::exit::Exit;
 use crate::render;
 use crate::settings::WorkspaceSettings;
 
-pub fn run(settings: WorkspaceSettings, detailed_exitcode: bool) -> Result<Exit> {
+pub(super) fn run(settings: WorkspaceSettings, detailed_exitcode: bool) -> Result<Exit> {
     let (resolved, store) = super::open(settings)?;
     let plan = resolved.workspace.plan(&store.state, Mode::Apply)?;
     match resolved.output {

@@ -14,7 +14,7 @@ use crate::exit::Exit;
 use crate::render;
 use crate::settings::PluginSettings;
 
-pub fn run(command: PluginCommand, settings: &PluginSettings) -> Result<Exit> {
+pub(super) fn run(command: PluginCommand, settings: &PluginSettings) -> Result<Exit> {
     match command {
         PluginCommand::List { file, output } => list(file.as_deref(), output, settings),
         PluginCommand::Search { term, registry } => search(term.as_deref(), &registry, settings),

@@ -20,7 +20,7 @@ use crate::settings::{self, ConfigSettings, PluginSettings, WorkspaceSettings};
 
 /// A plugin's commented sample config, or its manifest with `-o json`, or its options schema
 /// with `schema`. The plugin is found as [`find_plugin`] says.
-pub fn plugin(
+pub(super) fn plugin(
     args: &ConfigArgs,
     registry: &RegistryFlags,
     name: &str,
@@ -140,7 +140,7 @@ fn find_plugin(
 }
 
 /// The resolved config with secrets masked.
-pub fn config(settings: ConfigSettings) -> Result<Exit> {
+pub(super) fn config(settings: ConfigSettings) -> Result<Exit> {
     let cfg = settings.config;
     let tools: Vec<Value> = cfg
         .tools
@@ -173,7 +173,7 @@ pub fn config(settings: ConfigSettings) -> Result<Exit> {
 }
 
 /// Recorded state plus live status per tool.
-pub fn status(settings: WorkspaceSettings, id: Option<&str>) -> Result<Exit> {
+pub(super) fn status(settings: WorkspaceSettings, id: Option<&str>) -> Result<Exit> {
     let (resolved, store) = super::open(settings)?;
     let keys: Vec<String> = match id {
         Some(id) => {

@@ -26,7 +26,7 @@ use crate::settings::{Environment, StateSettings};
 /// Runs one `dtm state` subcommand.
 /// Runs one `dtm state` subcommand. Each resolves its [`StateSettings`] where it first needs
 /// them, after checking its own arguments.
-pub fn run(command: StateCommand, env: &Environment) -> Result<Exit> {
+pub(super) fn run(command: StateCommand, env: &Environment) -> Result<Exit> {
     let settings = |config: &ConfigArgs| StateSettings::resolve(config, env);
     match command {
         StateCommand::List { config } => list(&settings(&config)?),
@@ -89,7 +89,7 @@ fn report(settings: &StateSettings, text: &str, json: Value) -> Result<()> {
     Ok(())
 }
 
-pub fn list(settings: &StateSettings) -> Result<Exit> {
+pub(super) fn list(settings: &StateSettings) -> Result<Exit> {
     let store = open(settings)?;
     let lock = store.backend().lock_info()?;
     match settings.output {
@@ -127,7 +127,7 @@ pub fn list(settings: &StateSettings) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub fn show(settings: &StateSettings, id: &str) -> Result<Exit> {
+pub(super) fn show(settings: &StateSettings, id: &str) -> Result<Exit> {
     let store = open(settings)?;
     let Some(r) = store.state.resources.get(id) else {
         bail!(
@@ -142,7 +142,7 @@ pub fn show(settings: &StateSettings, id: &str) -> Result<Exit> {
 }
 
 /// Prints the state document as dtm reads it (with any journal of an interrupted run applied).
-pub fn pull(settings: &StateSettings) -> Result<Exit> {
+pub(super) fn pull(settings: &StateSettings) -> Result<Exit> {
     let store = open(settings)?;
     if !store.exists {
         bail!("there is no state at {} yet", store.location());
@@ -153,7 +153,7 @@ pub fn pull(settings: &StateSettings) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub fn push(
+pub(super) fn push(
     settings: impl FnOnce() -> Result<StateSettings>,
     file: &Path,
     force: bool,
@@ -245,7 +245,7 @@ fn check_push(
     Ok(())
 }
 
-pub fn rm(settings: &StateSettings, ids: &[String]) -> Result<Exit> {
+pub(super) fn rm(settings: &StateSettings, ids: &[String]) -> Result<Exit> {
     let mut store = open(settings)?;
     let location = store.location();
     let dependents = with_lock(&mut store, settings, "state rm", |store| {
@@ -295,7 +295,11 @@ pub fn rm(settings: &StateSettings, ids: &[String]) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub fn mv(settings: impl FnOnce() -> Result<StateSettings>, old: &str, new: &str) -> Result<Exit> {
+pub(super) fn mv(
+    settings: impl FnOnce() -> Result<StateSettings>,
+    old: &str,
+    new: &str,
+) -> Result<Exit> {
     let (Some((old_plugin, _)), Some((new_plugin, new_instance))) =
         (old.split_once('.'), new.split_once('.'))
     else {
@@ -342,7 +346,7 @@ pub fn mv(settings: impl FnOnce() -> Result<StateSettings>, old: &str, new: &str
     Ok(Exit::Ok)
 }
 
-pub fn unlock(settings: &StateSettings, lock_id: &str) -> Result<Exit> {
+pub(super) fn unlock(settings: &StateSettings, lock_id: &str) -> Result<Exit> {
     let backend = open_backend(&settings.config)?;
     backend.unlock(lock_id)?;
     report(
@@ -355,7 +359,7 @@ pub fn unlock(settings: &StateSettings, lock_id: &str) -> Result<Exit> {
 
 /// Copies this config's state to the backend of the config `to`, under both locks, and reads it
 /// back to check.
-pub fn migrate(
+pub(super) fn migrate(
     settings: &StateSettings,
     target_settings: &StateSettings,
     to: &Path,
@@ -428,7 +432,7 @@ fn copy_to(store: &StateStore, target: &dyn Backend, force: bool) -> Result<(u64
     Ok((store.state.serial, store.state.resources.len(), bytes.len()))
 }
 
-pub fn import_devstream(
+pub(super) fn import_devstream(
     settings: impl FnOnce() -> Result<StateSettings>,
     file: &Path,
     force: bool,

@@ -10,7 +10,7 @@ use crate::render;
 use crate::settings::WorkspaceSettings;
 
 /// `settings` are resolved with the lock file frozen: plugins must be exactly the locked builds.
-pub fn run(settings: WorkspaceSettings) -> Result<Exit> {
+pub(super) fn run(settings: WorkspaceSettings) -> Result<Exit> {
     let (resolved, store) = super::open(settings)?;
     let plan = resolved.workspace.plan(&store.state, Mode::Apply)?;
     let in_sync = !plan.has_changes();

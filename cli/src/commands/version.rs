@@ -10,7 +10,7 @@ use crate::args::Output;
 use crate::exit::Exit;
 use crate::render;
 
-pub fn run(output: Output) -> Result<Exit> {
+pub(super) fn run(output: Output) -> Result<Exit> {
     let version = env!("CARGO_PKG_VERSION");
     match output {
         Output::Json => render::json_out(

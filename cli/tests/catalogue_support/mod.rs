@@ -6,7 +6,11 @@
 //! 401 without the token, 404 for unknown repositories, 422/400 for duplicates). The git URLs
 //! it hands out are `git://127.0.0.1:PORT/...`, served by `git daemon` with pushes enabled, so
 //! the plugins' git traffic goes over the network too.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "helpers shared by test binaries that each use some of them; tests fail loudly"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -19,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 /// Runs git with a throw-away identity (the machine may have no git config).
-pub fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -48,14 +52,14 @@ fn free_port() -> u16 {
 }
 
 /// `git daemon` on loopback serving every repository under `root`, pushes enabled.
-pub struct GitDaemon {
+pub(crate) struct GitDaemon {
     child: Child,
     pub port: u16,
     pub root: PathBuf,
 }
 
 impl GitDaemon {
-    pub fn start(root: &Path) -> GitDaemon {
+    pub(crate) fn start(root: &Path) -> GitDaemon {
         std::fs::create_dir_all(root).unwrap();
         for _attempt in 0..5 {
             let port = free_port();
@@ -97,7 +101,7 @@ impl GitDaemon {
     }
 
     /// `git://127.0.0.1:PORT/REL`.
-    pub fn url(&self, rel: &str) -> String {
+    pub(crate) fn url(&self, rel: &str) -> String {
         format!("git://127.0.0.1:{}/{rel}", self.port)
     }
 }
@@ -111,7 +115,7 @@ impl Drop for GitDaemon {
 
 /// Which API the stand-in speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
+pub(crate) enum Flavor {
     GitHub,
     GitLab,
 }
@@ -129,7 +133,7 @@ struct Shared {
 }
 
 /// The REST stand-in plus its git daemon.
-pub struct ScmStandIn {
+pub(crate) struct ScmStandIn {
     shared: Arc<Shared>,
     pub port: u16,
     pub daemon: GitDaemon,
@@ -138,7 +142,7 @@ pub struct ScmStandIn {
 
 impl ScmStandIn {
     /// Starts a stand-in that accepts `token` for `user`, keeping repositories under `root`.
-    pub fn start(flavor: Flavor, root: &Path, user: &str, token: &str) -> ScmStandIn {
+    pub(crate) fn start(flavor: Flavor, root: &Path, user: &str, token: &str) -> ScmStandIn {
         let repos = root.join("repos");
         let daemon = GitDaemon::start(&repos);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -177,23 +181,23 @@ impl ScmStandIn {
     }
 
     /// The `baseURL` to configure.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Requests seen so far, as `METHOD PATH AUTH` where AUTH is `token` when the right token
     /// came in the right header, `none` otherwise.
-    pub fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         self.shared.log.lock().unwrap().clone()
     }
 
     /// The bare repository of `owner/name` on disk.
-    pub fn repo_path(&self, owner: &str, name: &str) -> PathBuf {
+    pub(crate) fn repo_path(&self, owner: &str, name: &str) -> PathBuf {
         self.shared.repos.join(owner).join(format!("{name}.git"))
     }
 
     /// Creates `owner/name` directly, as if it existed before.
-    pub fn add_repo(&self, owner: &str, name: &str) {
+    pub(crate) fn add_repo(&self, owner: &str, name: &str) {
         init_bare(&self.repo_path(owner, name));
     }
 }

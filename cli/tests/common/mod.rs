@@ -1,6 +1,10 @@
 //! Shared helpers: a temp directory with a config, and the real `dtm` binary pointed at it.
 //! Plugins are the real libraries cargo built next to the binary (`cargo build --workspace`).
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "helpers shared by test binaries that each use some of them; tests fail loudly"
+)]
 #![allow(
     clippy::disallowed_methods,
     reason = "tests find their servers through the environment the test runner sets"
@@ -12,12 +16,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     pub dir: tempfile::TempDir,
 }
 
 impl Sandbox {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let s = Sandbox {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -28,11 +32,11 @@ impl Sandbox {
         s
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
-    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+    pub(crate) fn write(&self, rel: &str, content: &str) -> PathBuf {
         let p = self.path(rel);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).unwrap();
@@ -41,12 +45,12 @@ impl Sandbox {
         p
     }
 
-    pub fn read(&self, rel: &str) -> String {
+    pub(crate) fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
     /// `dtm ARGS` with the sandbox as working directory and an isolated dtm home.
-    pub fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_dtm"));
         c.args(args)
             .current_dir(self.dir.path())
@@ -58,28 +62,28 @@ impl Sandbox {
         c
     }
 
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         Run(self.cmd(args).output().unwrap())
     }
 
-    pub fn state(&self) -> serde_json::Value {
+    pub(crate) fn state(&self) -> serde_json::Value {
         serde_json::from_str(&self.read("devstream.state")).unwrap()
     }
 }
 
-pub struct Run(pub Output);
+pub(crate) struct Run(pub Output);
 
 impl Run {
-    pub fn code(&self) -> i32 {
+    pub(crate) fn code(&self) -> i32 {
         self.0.status.code().unwrap_or(-1)
     }
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.0.stdout).into_owned()
     }
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.0.stderr).into_owned()
     }
-    pub fn all(&self) -> String {
+    pub(crate) fn all(&self) -> String {
         format!(
             "--- stdout\n{}\n--- stderr\n{}",
             self.stdout(),
@@ -87,27 +91,31 @@ impl Run {
         )
     }
     #[track_caller]
-    pub fn expect(self, code: i32) -> Self {
+    pub(crate) fn expect(self, code: i32) -> Self {
         assert_eq!(self.code(), code, "unexpected exit code\n{}", self.all());
         self
     }
 }
 
 /// Directory of the dtm binary, where cargo put the plugin libraries.
-pub fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     Path::new(env!("CARGO_BIN_EXE_dtm"))
         .parent()
         .unwrap()
         .to_path_buf()
 }
 
-pub fn plugin_lib(name: &str) -> PathBuf {
+pub(crate) fn plugin_lib(name: &str) -> PathBuf {
     target_dir().join(format!("libdtm_plugin_{}.so", name.replace('-', "_")))
 }
 
 /// Spawns `dtm ARGS` in the sandbox and returns it once a line of its stdout contains `marker`,
 /// with a receiver for the rest of its stdout.
-pub fn spawn_until(s: &Sandbox, args: &[&str], marker: &str) -> (Child, mpsc::Receiver<String>) {
+pub(crate) fn spawn_until(
+    s: &Sandbox,
+    args: &[&str],
+    marker: &str,
+) -> (Child, mpsc::Receiver<String>) {
     let mut child = s
         .cmd(args)
         .stdout(Stdio::piped())
@@ -142,7 +150,7 @@ pub fn spawn_until(s: &Sandbox, args: &[&str], marker: &str) -> (Child, mpsc::Re
 
 /// The value of a test-server variable set by scripts/test-servers.sh; `None` (test skipped)
 /// only when it is unset and DTM_TEST_SKIP_SERVERS=1, a panic saying what to run otherwise.
-pub fn server_var(name: &str) -> Option<String> {
+pub(crate) fn server_var(name: &str) -> Option<String> {
     match std::env::var(name) {
         Ok(value) if !value.is_empty() => Some(value),
         _ if std::env::var("DTM_TEST_SKIP_SERVERS").as_deref() == Ok("1") => {
@@ -158,7 +166,7 @@ pub fn server_var(name: &str) -> Option<String> {
 }
 
 /// A name no other test run uses: `PREFIX-<nanos>`.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

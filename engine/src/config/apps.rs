@@ -48,7 +48,7 @@ struct App<'a> {
 
 impl Loader<'_> {
     /// Expands every app into tools, in app order.
-    pub fn expand_apps(&mut self, raw: &Raw) -> Vec<ToolSrc> {
+    pub(super) fn expand_apps(&mut self, raw: &Raw) -> Vec<ToolSrc> {
         let mut out = Vec::new();
         for (node, i) in &raw.apps {
             self.expand_app(node, &format!("apps[{i}]"), raw, &mut out);

@@ -89,7 +89,7 @@ fn escape_pointer(key: &str) -> String {
 impl Loader<'_> {
     /// The entries of a mapping, or a diagnostic. Null counts as an empty mapping when
     /// `null_ok`.
-    pub fn entries<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n [(Node, Node)]> {
+    pub(super) fn entries<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n [(Node, Node)]> {
         match &node.kind {
             Kind::Map(entries) => Some(entries),
             _ if node.is_null() => Some(&[]),
@@ -105,7 +105,12 @@ impl Loader<'_> {
     }
 
     /// The items of a list (null is an empty list), or a diagnostic.
-    pub fn items<'n>(&mut self, node: &'n Node, path: &str, what: &str) -> Option<&'n [Node]> {
+    pub(super) fn items<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        what: &str,
+    ) -> Option<&'n [Node]> {
         match &node.kind {
             Kind::Seq(items) => Some(items),
             _ if node.is_null() => Some(&[]),
@@ -121,7 +126,7 @@ impl Loader<'_> {
     }
 
     /// Reports keys not in `allowed` (with a suggestion) and returns the key texts.
-    pub fn check_keys<'n>(
+    pub(super) fn check_keys<'n>(
         &mut self,
         entries: &'n [(Node, Node)],
         allowed: &[&str],
@@ -152,7 +157,7 @@ impl Loader<'_> {
     }
 
     /// A scalar as a string (secrets revealed), or a diagnostic.
-    pub fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+    pub(super) fn string(&mut self, node: &Node, path: &str) -> Option<String> {
         match &node.kind {
             Kind::Scalar(s, _) if !node.is_null() => Some(self.secrets.reveal(s)),
             _ => {
@@ -167,7 +172,7 @@ impl Loader<'_> {
     }
 
     /// A node as JSON with secrets revealed (for options outside tools, e.g. state backend).
-    pub fn plain_json(&mut self, node: &Node) -> Value {
+    pub(super) fn plain_json(&mut self, node: &Node) -> Value {
         match &node.kind {
             Kind::Scalar(s, Style::Plain) => plain_value(&self.secrets.reveal(s)),
             Kind::Scalar(s, Style::Quoted) => Value::String(self.secrets.reveal(s)),
@@ -185,7 +190,7 @@ impl Loader<'_> {
     }
 
     /// Decodes one file's root mapping into `raw`.
-    pub fn decode_root(&mut self, root: &Node, has_vars_section: bool, raw: &mut Raw) {
+    pub(super) fn decode_root(&mut self, root: &Node, has_vars_section: bool, raw: &mut Raw) {
         if root.is_null() {
             return;
         }
@@ -510,7 +515,7 @@ impl Loader<'_> {
     }
 
     /// Checks the names and converts the options of a tool from `tools:` or `apps:`.
-    pub fn build_tool(&mut self, parts: ToolParts<'_>) -> Option<ToolSrc> {
+    pub(super) fn build_tool(&mut self, parts: ToolParts<'_>) -> Option<ToolSrc> {
         let rule = "must be a DNS-1123 label: lower-case letters, digits and '-', starting and \
                     ending with a letter or digit, at most 63 characters";
         if !is_dns1123_label(&parts.plugin) {

@@ -10,7 +10,7 @@ use crate::graph::DepGraph;
 impl Loader<'_> {
     /// Reports duplicate tools, bad or unknown dependencies and references, self-dependencies
     /// and dependency cycles; fills every tool's `depends_on`.
-    pub fn check_graph(&mut self, tools: &mut [ToolSrc]) {
+    pub(super) fn check_graph(&mut self, tools: &mut [ToolSrc]) {
         let index = self.index_tools(tools);
 
         // Each suggestion looks at every tool; a config with thousands of unknown names gets

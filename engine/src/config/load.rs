@@ -17,7 +17,7 @@ pub(crate) struct Diags {
 }
 
 impl Diags {
-    pub fn loc(&self, pos: Pos) -> Loc {
+    pub(super) fn loc(&self, pos: Pos) -> Loc {
         Loc {
             file: self
                 .files
@@ -29,7 +29,12 @@ impl Diags {
         }
     }
 
-    pub fn push(&mut self, pos: Option<Pos>, key: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn push(
+        &mut self,
+        pos: Option<Pos>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         let diagnostic = Diagnostic {
             loc: pos.map(|p| self.loc(p)),
             key: key.into(),
@@ -38,12 +43,12 @@ impl Diags {
         self.list.push((pos, diagnostic));
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
 
     /// All problems in file order (files in merge order), each once.
-    pub fn finish(mut self) -> Vec<Diagnostic> {
+    pub(super) fn finish(mut self) -> Vec<Diagnostic> {
         self.list
             .sort_by(|a, b| (a.0, &a.1.key, &a.1.message).cmp(&(b.0, &b.1.key, &b.1.message)));
         self.list.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);

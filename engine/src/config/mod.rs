@@ -37,7 +37,7 @@ pub(crate) use yaml::plain_value;
 /// A position in a config file, 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Loc {
-    /// The file.
+    /// The config file the position is in.
     pub file: PathBuf,
     /// Line, from 1.
     pub line: usize,
@@ -80,7 +80,7 @@ pub enum ConfigError {
     /// The path given with `-f` could not be read.
     #[error("cannot read config {path}")]
     Read {
-        /// The path.
+        /// The path the operation was on.
         path: PathBuf,
         /// The I/O error.
         #[source]
@@ -188,7 +188,7 @@ pub enum SecretPart {
 pub struct OutputRef {
     /// `name.instanceID` of the referenced tool.
     pub tool: String,
-    /// Output key.
+    /// The name of the output, as the producing plugin declares it.
     pub key: String,
     /// JSON pointer (into options) of the string holding the reference.
     pub pointer: String,

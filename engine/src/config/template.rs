@@ -31,7 +31,7 @@ pub(crate) enum ExprKind {
 pub(crate) struct Expr {
     /// Byte range of the whole `[[ ... ]]` in the file text.
     pub range: Range<usize>,
-    /// 1-based line.
+    /// The line, counting from 1.
     pub line: u32,
     /// 0-based column, in characters.
     pub col0: u32,
@@ -210,7 +210,7 @@ pub(crate) struct SourceMap {
 impl SourceMap {
     /// Original (line, 0-based column) of output position (line, 0-based column). A position
     /// inside a replaced piece maps to the start of the `[[` that produced it.
-    pub fn map(&self, line: u32, col0: u32) -> (u32, u32) {
+    pub(super) fn map(&self, line: u32, col0: u32) -> (u32, u32) {
         let p = (line, col0);
         let i = self.edits.partition_point(|e| e.out_start <= p);
         if i == 0 {

@@ -85,7 +85,7 @@ fn token(open: char, index: usize, close: char) -> String {
 impl Secrets {
     /// Replaces secret tokens in `s` by their values; the indices of the secrets found are added
     /// to `found`.
-    pub fn reveal_into(&self, s: &str, found: &mut Vec<usize>) -> String {
+    pub(super) fn reveal_into(&self, s: &str, found: &mut Vec<usize>) -> String {
         if !s.contains(SECRET_OPEN) {
             return s.to_owned();
         }
@@ -103,17 +103,17 @@ impl Secrets {
     }
 
     /// Replaces secret tokens in `s` by their values.
-    pub fn reveal(&self, s: &str) -> String {
+    pub(super) fn reveal(&self, s: &str) -> String {
         self.reveal_into(s, &mut Vec::new())
     }
 
-    pub fn value(&self, index: usize) -> &str {
+    pub(super) fn value(&self, index: usize) -> &str {
         self.values.get(index).map_or("", String::as_str)
     }
 
     /// How `s` (which holds secret tokens) is made: its text and the environment variables of
     /// its secrets.
-    pub fn source_parts(&self, s: &str) -> Vec<SecretPart> {
+    pub(super) fn source_parts(&self, s: &str) -> Vec<SecretPart> {
         pieces(s, SECRET_OPEN, SECRET_CLOSE)
             .into_iter()
             .map(|piece| match piece {
@@ -151,7 +151,7 @@ pub(crate) fn node_value(node: &Node) -> Value {
 
 impl Loader<'_> {
     /// Registers an expression bound late; returns the token that stands for it in the text.
-    pub fn late_token(&mut self, kind: ExprKind, pos: Pos, fallback: String) -> String {
+    pub(super) fn late_token(&mut self, kind: ExprKind, pos: Pos, fallback: String) -> String {
         self.late.push(LateExpr {
             kind,
             pos,
@@ -161,7 +161,7 @@ impl Loader<'_> {
     }
 
     /// Adds a variable from `vars:`; a name defined twice (in any files) is an error.
-    pub fn define_var(&mut self, name: &str, node: Node, key_pos: Pos) {
+    pub(super) fn define_var(&mut self, name: &str, node: Node, key_pos: Pos) {
         if let Some(first) = self.vars.get(name) {
             let first = self.diags.loc(first.key_pos);
             self.diags.push(
@@ -184,7 +184,7 @@ impl Loader<'_> {
 
     /// Checks what can be checked before any variable is used: references to undefined
     /// variables, malformed expressions and cycles among variables.
-    pub fn check_vars(&mut self) {
+    pub(super) fn check_vars(&mut self) {
         let mut edges: HashMap<String, Vec<String>> = HashMap::new();
         for name in self.var_order.clone() {
             let mut refs = Vec::new();
@@ -305,7 +305,7 @@ impl Loader<'_> {
 
     /// The value of `[[ a.b.c ]]`: `extra` (an app's vars) first, then `vars:`. Reports what is
     /// missing when `report` is set.
-    pub fn lookup(
+    pub(super) fn lookup(
         &mut self,
         path: &[String],
         pos: Pos,
@@ -350,7 +350,7 @@ impl Loader<'_> {
 
     /// The token standing for the value of environment variable `name`, or None (reported at
     /// `pos` when `report` is set) if it is not set.
-    pub fn env_token(&mut self, name: &str, pos: Pos, report: bool) -> Option<String> {
+    pub(super) fn env_token(&mut self, name: &str, pos: Pos, report: bool) -> Option<String> {
         let index = match self.secrets.by_name.get(name) {
             Some(known) => *known,
             None => {
@@ -392,7 +392,7 @@ impl Loader<'_> {
 
     /// Binds the late tokens in `node`. A scalar that is exactly one expression takes the
     /// value's type; otherwise values are spliced in as text.
-    pub fn instantiate(&mut self, node: &Node, extra: Option<&Map<String, Value>>) -> Node {
+    pub(super) fn instantiate(&mut self, node: &Node, extra: Option<&Map<String, Value>>) -> Node {
         match &node.kind {
             Kind::Scalar(text, style) => {
                 if !text.contains(LATE_OPEN) {

@@ -42,7 +42,7 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub fn scalar(text: impl Into<String>, style: Style, pos: Pos) -> Node {
+    pub(super) fn scalar(text: impl Into<String>, style: Style, pos: Pos) -> Node {
         Node {
             kind: Kind::Scalar(text.into(), style),
             pos,
@@ -50,7 +50,7 @@ impl Node {
     }
 
     /// Builds a node tree from a JSON value, every node at `pos` (for synthesized options).
-    pub fn from_value(value: &Value, pos: Pos) -> Node {
+    pub(super) fn from_value(value: &Value, pos: Pos) -> Node {
         let kind = match value {
             Value::Null => Kind::Scalar(String::new(), Style::Plain),
             Value::Bool(b) => Kind::Scalar(b.to_string(), Style::Plain),
@@ -73,19 +73,19 @@ impl Node {
         Node { kind, pos }
     }
 
-    pub fn is_null(&self) -> bool {
+    pub(super) fn is_null(&self) -> bool {
         matches!(&self.kind, Kind::Scalar(s, Style::Plain) if is_null_text(s))
     }
 
     /// The scalar's text, if this is a scalar.
-    pub fn as_scalar(&self) -> Option<&str> {
+    pub(super) fn as_scalar(&self) -> Option<&str> {
         match &self.kind {
             Kind::Scalar(s, _) => Some(s),
             _ => None,
         }
     }
 
-    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+    pub(super) fn as_map(&self) -> Option<&[(Node, Node)]> {
         match &self.kind {
             Kind::Map(entries) => Some(entries),
             _ => None,
@@ -93,7 +93,7 @@ impl Node {
     }
 
     /// The value under `key` in a mapping.
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(super) fn get(&self, key: &str) -> Option<&Node> {
         self.as_map()?
             .iter()
             .find(|(k, _)| k.as_scalar() == Some(key))
@@ -101,7 +101,7 @@ impl Node {
     }
 
     /// What a user would call this node's type, for "expected X, found Y" messages.
-    pub fn type_name(&self) -> &'static str {
+    pub(super) fn type_name(&self) -> &'static str {
         match &self.kind {
             Kind::Scalar(s, Style::Plain) => match plain_value(s) {
                 Value::Null => "null",

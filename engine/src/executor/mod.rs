@@ -46,57 +46,57 @@ use step::Prepared;
 pub enum ExecEvent {
     /// A step started.
     Started {
-        /// Tool key.
+        /// The tool instance, as `name.instanceID`.
         key: String,
-        /// Action.
+        /// What the plan does to the tool.
         action: Action,
     },
     /// A plugin reported something.
     Plugin {
-        /// Tool key.
+        /// The tool instance, as `name.instanceID`.
         key: String,
-        /// What.
+        /// What the plugin reported: a log line, progress, a pending step.
         event: PluginEvent,
     },
     /// A step completed.
     Done {
-        /// Tool key.
+        /// The tool instance, as `name.instanceID`.
         key: String,
-        /// Action.
+        /// What the plan does to the tool.
         action: Action,
         /// How long it took.
         elapsed: Duration,
     },
     /// A step failed.
     Failed {
-        /// Tool key.
+        /// The tool instance, as `name.instanceID`.
         key: String,
-        /// Action.
+        /// What the plan does to the tool.
         action: Action,
-        /// The error.
+        /// The error, with its causes.
         error: String,
     },
     /// A long-running step was left pending by an interrupt; the next run resumes it.
     Paused {
-        /// Tool key.
+        /// The tool instance, as `name.instanceID`.
         key: String,
-        /// Action.
+        /// What the plan does to the tool.
         action: Action,
         /// What it was waiting for, and that it will resume.
         message: String,
     },
     /// Something the user should know about a step that still runs.
     Warning {
-        /// Tool key.
+        /// The tool instance, as `name.instanceID`.
         key: String,
-        /// What.
+        /// What the user should know, in a sentence.
         message: String,
     },
     /// A step was not run.
     Skipped {
-        /// Tool key.
+        /// The tool instance, as `name.instanceID`.
         key: String,
-        /// Why.
+        /// Why it was not run: the dependency that failed, or the interrupt.
         reason: String,
     },
 }
@@ -107,7 +107,7 @@ pub type ExecSink = Arc<dyn Fn(ExecEvent) + Send + Sync>;
 /// How to execute.
 #[derive(Clone)]
 pub struct ExecOptions {
-    /// Workers.
+    /// How many steps may run at once (worker threads).
     pub parallelism: usize,
     /// Stop scheduling; let running steps finish (first Ctrl-C, or a fatal error).
     pub interrupt: Arc<AtomicBool>,
@@ -132,9 +132,9 @@ impl std::fmt::Debug for ExecOptions {
 /// What happened to one tool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ToolResult {
-    /// Tool key.
+    /// The tool instance, as `name.instanceID`.
     pub key: String,
-    /// Planned action.
+    /// What the plan did to the tool.
     pub action: Action,
     /// How the step ended.
     pub result: StepResult,

@@ -5,7 +5,14 @@
 //! is checked before any other symbol is looked up, and a library is never closed: its code may
 //! still be running on an abandoned thread, and Rust plugins register thread-local destructors
 //! that must outlive the process' use of them.
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "the host side of the C boundary of ABI v1; every unsafe block has a SAFETY note"
+)]
+#![deny(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
 
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -83,12 +90,14 @@ pub(crate) fn open(path: &Path, accept: impl Fn(u32) -> bool) -> Result<RawPlugi
     if !accept(v) {
         return Err(OpenError::Abi(v));
     }
-    // SAFETY (for the three lookups): the version check above established that the library
-    // speaks ABI v1, whose signatures for these symbols are the types declared above.
+    // SAFETY: the version check above established that the library speaks ABI v1, whose
+    // signature for this symbol is `ManifestFn`.
     let manifest = unsafe { symbol::<ManifestFn>(lib, symbols::MANIFEST) }
         .ok_or(OpenError::MissingSymbol("dtm_plugin_manifest"))?;
+    // SAFETY: as for `manifest`: ABI v1's signature for this symbol is `CallFn`.
     let call = unsafe { symbol::<CallFn>(lib, symbols::CALL) }
         .ok_or(OpenError::MissingSymbol("dtm_plugin_call"))?;
+    // SAFETY: as for `manifest`: ABI v1's signature for this symbol is `FreeFn`.
     let free = unsafe { symbol::<FreeFn>(lib, symbols::FREE) }
         .ok_or(OpenError::MissingSymbol("dtm_plugin_free"))?;
     Ok(RawPlugin {
@@ -199,17 +208,22 @@ unsafe fn text(msg: *const u8, len: usize) -> String {
 unsafe extern "C" fn host_log(ctx: *mut c_void, level: u32, msg: *const u8, len: usize) {
     // A panic must not unwind into the plugin's frames; a lost log line is the lesser harm.
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: the plugin calls back with the ctx we gave it, during the call, with a valid
-        // message buffer (ABI v1 "host callbacks").
-        let (shim, msg) = unsafe { (shim(ctx), text(msg, len)) };
+        // SAFETY: the plugin calls back with the ctx we gave it, during the call (ABI v1 "host
+        // callbacks").
+        let shim = unsafe { shim(ctx) };
+        // SAFETY: the plugin passes a valid message buffer of `len` bytes (ABI v1 "host
+        // callbacks").
+        let msg = unsafe { text(msg, len) };
         shim.log(level, msg);
     }));
 }
 
 unsafe extern "C" fn host_progress(ctx: *mut c_void, percent: i32, msg: *const u8, len: usize) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: as in `host_log`.
-        let (shim, msg) = unsafe { (shim(ctx), text(msg, len)) };
+        // SAFETY: the ctx we gave the plugin, as in `host_log`.
+        let shim = unsafe { shim(ctx) };
+        // SAFETY: a valid message buffer, as in `host_log`.
+        let msg = unsafe { text(msg, len) };
         shim.progress(percent, msg);
     }));
 }

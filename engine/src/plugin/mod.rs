@@ -33,7 +33,7 @@ pub enum HostError {
     /// No library for the plugin was found in any plugin directory.
     #[error("plugin `{name}` not found: looked for {file} in {}; build it (`cargo build --release`), point --plugin-dir at it, or run `dtm init`", crate::text::join(dirs.iter().map(|d| d.display()), ", "))]
     NotFound {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
         /// The file name looked for.
         file: String,
@@ -43,23 +43,23 @@ pub enum HostError {
     /// The dynamic loader refused the library (not a library, wrong architecture, unresolved symbols).
     #[error("cannot load plugin library {}: {message}", path.display())]
     Open {
-        /// Library path.
+        /// Where the plugin library is on disk.
         path: PathBuf,
-        /// The loader's message.
+        /// The dynamic loader's own message.
         message: String,
     },
     /// A required ABI symbol is missing.
     #[error("{} is not a dtm plugin: it does not export `{symbol}`", path.display())]
     MissingSymbol {
-        /// Library path.
+        /// Where the plugin library is on disk.
         path: PathBuf,
-        /// The missing symbol.
+        /// The ABI symbol the library does not export.
         symbol: &'static str,
     },
     /// The plugin was built for an ABI major this dtm does not speak.
     #[error("plugin {} speaks plugin ABI {plugin_major}.{plugin_minor}, but this dtm speaks ABI {host_major}.{host_minor}; use a build of the plugin for ABI {host_major}, or a dtm release that speaks ABI {plugin_major}", path.display())]
     AbiMismatch {
-        /// Library path.
+        /// Where the plugin library is on disk.
         path: PathBuf,
         /// Plugin's ABI major.
         plugin_major: u16,
@@ -73,7 +73,7 @@ pub enum HostError {
     /// The manifest is missing, malformed or inconsistent.
     #[error("plugin {}: bad manifest: {message}", path.display())]
     BadManifest {
-        /// Library path.
+        /// Where the plugin library is on disk.
         path: PathBuf,
         /// What is wrong.
         message: String,
@@ -81,7 +81,7 @@ pub enum HostError {
     /// The library's manifest names another plugin than the one asked for.
     #[error("{} claims to be plugin `{found}`, but `{expected}` was asked for", path.display())]
     WrongPlugin {
-        /// Library path.
+        /// Where the plugin library is on disk.
         path: PathBuf,
         /// Name asked for.
         expected: String,
@@ -93,11 +93,11 @@ pub enum HostError {
         "plugin `{plugin}` returned a malformed response to `{operation}` for {instance}: {message}"
     )]
     Malformed {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         plugin: String,
-        /// Tool instance.
+        /// The tool instance the call was for (`name.instanceID`).
         instance: String,
-        /// Operation.
+        /// The plugin operation that was called (`create`, `read`, ...).
         operation: Operation,
         /// What was wrong, with an excerpt.
         message: String,
@@ -107,25 +107,25 @@ pub enum HostError {
         "plugin `{plugin}` returned {size} bytes to `{operation}` for {instance}, over the {limit}-byte limit; the response was discarded"
     )]
     TooLarge {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         plugin: String,
-        /// Tool instance.
+        /// The tool instance the call was for (`name.instanceID`).
         instance: String,
-        /// Operation.
+        /// The plugin operation that was called (`create`, `read`, ...).
         operation: Operation,
         /// Size of the response.
         size: usize,
-        /// The limit.
+        /// The largest response, in bytes, the host accepts.
         limit: usize,
     },
     /// The step did not finish within the tool's timeout.
     #[error("plugin `{plugin}` did not finish `{operation}` for {instance} within {}; the call was abandoned (raise the tool's `timeout` if it needs longer)", humanize(*after))]
     Timeout {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         plugin: String,
-        /// Tool instance.
+        /// The tool instance the call was for (`name.instanceID`).
         instance: String,
-        /// Operation.
+        /// The plugin operation that was called (`create`, `read`, ...).
         operation: Operation,
         /// The timeout.
         after: Duration,
@@ -136,9 +136,9 @@ pub enum HostError {
         "`{operation}` for {instance} was paused by the interrupt while waiting ({message}); its progress is saved and the next run resumes it"
     )]
     Interrupted {
-        /// Tool instance.
+        /// The tool instance the call was for (`name.instanceID`).
         instance: String,
-        /// Operation.
+        /// The plugin operation that was called (`create`, `read`, ...).
         operation: Operation,
         /// What it was waiting for.
         message: String,
@@ -148,39 +148,39 @@ pub enum HostError {
         "`{operation}` for {instance} was abandoned on user interrupt; its outcome is unknown, so the tool is marked failed"
     )]
     Abandoned {
-        /// Tool instance.
+        /// The tool instance the call was for (`name.instanceID`).
         instance: String,
-        /// Operation.
+        /// The plugin operation that was called (`create`, `read`, ...).
         operation: Operation,
     },
     /// The plugin reported an error.
     #[error("{instance}: `{operation}` failed ({kind}{retry}): {message}", kind = error.kind, message = error.message, retry = if error.retryable { ", retryable" } else { "" })]
     Plugin {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         plugin: String,
-        /// Tool instance.
+        /// The tool instance the call was for (`name.instanceID`).
         instance: String,
-        /// Operation.
+        /// The plugin operation that was called (`create`, `read`, ...).
         operation: Operation,
-        /// The plugin's error.
+        /// The typed error the plugin answered with.
         error: PluginError,
     },
     /// The plugin rejected the options.
     #[error("{instance}: invalid options:\n{}", crate::text::indented_lines(problems.iter().map(ProblemLine)))]
     Invalid {
-        /// Tool instance.
+        /// The tool instance the call was for (`name.instanceID`).
         instance: String,
-        /// Problems found.
+        /// Each invalid option, with the path to it and what is wrong.
         problems: Vec<dtm_plugin_protocol::Problem>,
     },
     /// The plugin's call failed without a JSON answer.
     #[error("plugin `{plugin}` failed `{operation}` for {instance} without an answer: {message}")]
     Failed {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         plugin: String,
-        /// Tool instance.
+        /// The tool instance the call was for (`name.instanceID`).
         instance: String,
-        /// Operation.
+        /// The plugin operation that was called (`create`, `read`, ...).
         operation: Operation,
         /// Whatever text the plugin left.
         message: String,
@@ -188,7 +188,7 @@ pub enum HostError {
     /// The host could not start a thread for the call.
     #[error("cannot start a thread for plugin `{plugin}`")]
     Thread {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         plugin: String,
         /// The OS error.
         #[source]
@@ -226,7 +226,7 @@ fn humanize(d: Duration) -> String {
 pub enum PluginEvent {
     /// A log line (level per `dtm_plugin_protocol::log_level`), secrets masked.
     Log {
-        /// Level.
+        /// The log level, as ABI v1 numbers it (0 error .. 4 trace).
         level: u32,
         /// The line.
         message: String,

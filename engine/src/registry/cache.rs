@@ -33,11 +33,11 @@ pub struct Cache {
 /// One cached build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedBuild {
-    /// Plugin name.
+    /// The plugin, by the name configs give it.
     pub name: String,
-    /// Version.
+    /// The plugin version, as published (`1.2.0`).
     pub version: String,
-    /// Platform (`linux-x86_64`).
+    /// The platform the build is for (`linux-x86_64`).
     pub platform: String,
     /// SHA-256 (hex) the build is filed under; [`Cache::verify`] checks the file still has it.
     pub sha256: String,
@@ -68,11 +68,11 @@ pub struct Origin<'a> {
 /// One build, as the cache files it.
 #[derive(Debug, Clone, Copy)]
 pub struct BuildRef<'a> {
-    /// Plugin name.
+    /// The plugin, by the name configs give it.
     pub name: &'a str,
-    /// Version.
+    /// The plugin version, as published (`1.2.0`).
     pub version: &'a str,
-    /// Platform.
+    /// The platform the build is for (`linux-x86_64`).
     pub platform: &'a Platform,
     /// Library file name.
     pub file: &'a str,

@@ -113,16 +113,16 @@ impl fmt::Display for GaveUp {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("cannot download {url}: {failure}{}", GaveUp(*.attempts))]
 pub struct FetchError {
-    /// The URL.
+    /// The URL that was requested.
     pub url: String,
     /// What went wrong (the last attempt's failure).
     pub failure: FetchFailure,
-    /// Attempts made.
+    /// How many attempts were made before giving up.
     pub attempts: u32,
 }
 
 /// Progress callback: bytes so far, total if known.
-pub type ProgressFn<'a> = &'a mut dyn FnMut(u64, Option<u64>);
+pub(super) type ProgressFn<'a> = &'a mut dyn FnMut(u64, Option<u64>);
 
 /// Something that can get a registry file by its path relative to the registry's base.
 pub trait Fetch: Send + Sync + fmt::Debug {
@@ -245,7 +245,7 @@ pub fn open_registry(
 
 /// A registry that is a local directory.
 #[derive(Debug)]
-pub struct FileFetch {
+pub(super) struct FileFetch {
     dir: PathBuf,
     base: String,
 }
@@ -278,14 +278,14 @@ impl Fetch for FileFetch {
 
 /// A registry over HTTP(S).
 #[derive(Debug)]
-pub struct HttpFetch {
+pub(super) struct HttpFetch {
     base: String,
     client: reqwest::blocking::Client,
 }
 
 impl HttpFetch {
     /// A client for `base` with the options' timeouts.
-    pub fn new(base: &str, options: &FetchOptions) -> Result<Self, RegistryError> {
+    pub(super) fn new(base: &str, options: &FetchOptions) -> Result<Self, RegistryError> {
         // reqwest is built without a default crypto provider; ring is the one the workspace uses.
         // An error only means a provider is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -392,7 +392,7 @@ impl Fetch for HttpFetch {
 }
 
 /// Retries another fetcher's retryable failures with exponential backoff and full jitter.
-pub struct Retrying {
+pub(super) struct Retrying {
     inner: Box<dyn Fetch>,
     retries: u32,
     backoff: Duration,
@@ -422,7 +422,7 @@ fn jitter() -> f64 {
 }
 
 /// The delay before retry number `attempt` (1-based).
-pub fn backoff_delay(base: Duration, attempt: u32) -> Duration {
+pub(super) fn backoff_delay(base: Duration, attempt: u32) -> Duration {
     let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(10));
     exp.min(Duration::from_secs(30)).mul_f64(jitter())
 }

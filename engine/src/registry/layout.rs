@@ -8,13 +8,13 @@ use super::RegistryError;
 use super::platform::Platform;
 
 /// Version of the index format this dtm reads and writes.
-pub const INDEX_FORMAT: u32 = 1;
+pub(super) const INDEX_FORMAT: u32 = 1;
 /// The index's path in a registry.
-pub const INDEX: &str = "index.json";
+pub(super) const INDEX: &str = "index.json";
 /// Name of the checksums file in a version directory.
-pub const SUMS: &str = "SHA256SUMS";
+pub(super) const SUMS: &str = "SHA256SUMS";
 /// Name of its signature.
-pub const SUMS_SIG: &str = "SHA256SUMS.minisig";
+pub(super) const SUMS_SIG: &str = "SHA256SUMS.minisig";
 
 /// Refuses a name that would not stay one path component below a directory: empty, `.`/`..`,
 /// leading `.`, separators, NUL, or anything outside `[A-Za-z0-9._+-]`.
@@ -37,7 +37,10 @@ pub fn safe_component(what: &'static str, value: &str) -> Result<(), RegistryErr
 }
 
 /// Checks a plugin name (a DNS-1123 label) and a version (semver) before they become paths.
-pub fn check_name_version(name: &str, version: &str) -> Result<semver::Version, RegistryError> {
+pub(super) fn check_name_version(
+    name: &str,
+    version: &str,
+) -> Result<semver::Version, RegistryError> {
     safe_component("plugin name", name)?;
     if !crate::names::is_dns1123_label(name) {
         return Err(RegistryError::UnsafeName {
@@ -53,12 +56,12 @@ pub fn check_name_version(name: &str, version: &str) -> Result<semver::Version, 
 }
 
 /// `plugins/<name>/<version>` relative to the registry base.
-pub fn version_dir(name: &str, version: &str) -> String {
+pub(super) fn version_dir(name: &str, version: &str) -> String {
     format!("plugins/{name}/{version}")
 }
 
 /// `plugins/<name>/<version>/<platform>/<file>` relative to the registry base.
-pub fn library_path(name: &str, version: &str, platform: &Platform, file: &str) -> String {
+pub(super) fn library_path(name: &str, version: &str, platform: &Platform, file: &str) -> String {
     format!("plugins/{name}/{version}/{platform}/{file}")
 }
 
@@ -152,7 +155,7 @@ impl Index {
 }
 
 /// Parses `major.minor`.
-pub fn parse_abi(s: &str) -> Option<(u16, u16)> {
+pub(super) fn parse_abi(s: &str) -> Option<(u16, u16)> {
     let (a, b) = s.split_once('.')?;
     Some((a.parse().ok()?, b.parse().ok()?))
 }
@@ -226,12 +229,12 @@ impl Sums {
 
 /// The signed (trusted) comment binding a checksums file to one plugin version and ABI, so a
 /// signature for one version cannot be replayed for another.
-pub fn trusted_comment(name: &str, version: &str, abi: &str) -> String {
+pub(super) fn trusted_comment(name: &str, version: &str, abi: &str) -> String {
     format!("dtm-plugin name={name} version={version} abi={abi}")
 }
 
 /// Reads `name`, `version` and `abi` back from a trusted comment.
-pub fn parse_trusted_comment(s: &str) -> Option<(String, String, String)> {
+pub(super) fn parse_trusted_comment(s: &str) -> Option<(String, String, String)> {
     let mut parts = s.split_whitespace();
     if parts.next()? != "dtm-plugin" {
         return None;

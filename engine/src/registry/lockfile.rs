@@ -32,7 +32,7 @@ const FORMAT: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockEntry {
-    /// The exact version.
+    /// The exact version pinned (never a requirement).
     pub version: String,
     /// Its plugin ABI (`major.minor`).
     pub abi: String,

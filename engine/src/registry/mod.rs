@@ -82,15 +82,15 @@ pub enum RegistryError {
     UnsafeName {
         /// What kind of name.
         what: &'static str,
-        /// The offending value.
+        /// The value that is not a valid name or version.
         value: String,
     },
     /// The registry does not publish the plugin.
     #[error("plugin `{name}` is not published in registry {registry}{hint}")]
     UnknownPlugin {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// Registry URL.
+        /// The registry that was asked, as the config or `--registry` names it.
         registry: String,
         /// A suggestion, possibly empty.
         hint: String,
@@ -100,11 +100,11 @@ pub enum RegistryError {
         "plugin `{name}`: no version in {registry} matches `{requirement}`; published: {published}"
     )]
     NoMatchingVersion {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// The requirement.
+        /// The version requirement that could not be met, as written.
         requirement: String,
-        /// Registry URL.
+        /// The registry that was asked, as the config or `--registry` names it.
         registry: String,
         /// Published versions, newest first.
         published: String,
@@ -114,9 +114,9 @@ pub enum RegistryError {
         "plugin `{name}` {version} is built for plugin ABI {abi}, but this dtm ({dtm}) speaks ABI {host}: use a dtm release that speaks plugin ABI {abi_major}.x, or require a version of `{name}` built for ABI {host_major}.x"
     )]
     AbiMismatch {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// Version.
+        /// The plugin version, as published (`1.2.0`).
         version: String,
         /// The build's ABI (`major.minor`).
         abi: String,
@@ -134,13 +134,13 @@ pub enum RegistryError {
         "plugin `{name}` {version} has no build for {platform} in {registry} (builds: {available}); publish one or pick another version"
     )]
     NoBuild {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// Version.
+        /// The plugin version, as published (`1.2.0`).
         version: String,
-        /// This platform.
+        /// The platform dtm runs on (`linux-x86_64`).
         platform: String,
-        /// Registry URL.
+        /// The registry that was asked, as the config or `--registry` names it.
         registry: String,
         /// Platforms that have builds.
         available: String,
@@ -150,11 +150,11 @@ pub enum RegistryError {
         "plugin `{name}` {version}: signature {url} is missing; refusing an unsigned build (the registry must publish SHA256SUMS.minisig)"
     )]
     MissingSignature {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// Version.
+        /// The plugin version, as published (`1.2.0`).
         version: String,
-        /// Signature URL.
+        /// Where the signature of the checksums was fetched from.
         url: String,
     },
     /// The signature was made by a key dtm does not trust.
@@ -162,11 +162,11 @@ pub enum RegistryError {
         "plugin `{name}` {version}: {url} is signed by key {key_id}, which is not trusted; trust it by putting its public key in {trust_dir} or setting config.pluginRegistryKey"
     )]
     UntrustedKey {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// Version.
+        /// The plugin version, as published (`1.2.0`).
         version: String,
-        /// Signature URL.
+        /// Where the signature of the checksums was fetched from.
         url: String,
         /// The signing key's id (hex).
         key_id: String,
@@ -176,11 +176,11 @@ pub enum RegistryError {
     /// The signature does not verify.
     #[error("plugin `{name}` {version}: bad signature {url} (key {key_id}): {message}")]
     BadSignature {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// Version.
+        /// The plugin version, as published (`1.2.0`).
         version: String,
-        /// Signature URL.
+        /// Where the signature of the checksums was fetched from.
         url: String,
         /// Key id (hex).
         key_id: String,
@@ -192,15 +192,15 @@ pub enum RegistryError {
         "plugin `{name}` {version}: checksum mismatch for {url}: expected sha256 {expected} ({source_of_truth}), got {actual}; the file was discarded"
     )]
     HashMismatch {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// Version.
+        /// The plugin version, as published (`1.2.0`).
         version: String,
         /// Where the file came from.
         url: String,
-        /// Expected hash.
+        /// The SHA-256 the signed checksums or the lock file promise.
         expected: String,
-        /// Actual hash.
+        /// The SHA-256 of the bytes that were received.
         actual: String,
         /// Which document promised `expected`.
         source_of_truth: Promise,
@@ -210,11 +210,11 @@ pub enum RegistryError {
         "plugin `{name}` {version}: dtm.lock pins sha256 {locked} for {platform}, but the registry's signed SHA256SUMS says {published}; run `dtm init --upgrade` if the change is expected"
     )]
     LockDiffers {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// Version.
+        /// The plugin version, as published (`1.2.0`).
         version: String,
-        /// Platform.
+        /// The platform the build is for (`linux-x86_64`).
         platform: String,
         /// Hash in the lock file.
         locked: String,
@@ -224,9 +224,9 @@ pub enum RegistryError {
     /// The lock file does not cover a plugin the config needs (frozen mode).
     #[error("plugin `{name}` is not in {lock}; run `dtm init -f {config}` to add it")]
     NotLocked {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// The lock file.
+        /// The lock file (`dtm.lock`) that pins the plugin.
         lock: PathBuf,
         /// The config path as given.
         config: String,
@@ -236,15 +236,15 @@ pub enum RegistryError {
         "{tool}: requires plugin `{name}` {requirement}, but {lock} pins {version}; run `dtm init --upgrade` to move the lock"
     )]
     LockedVersionUnwanted {
-        /// Tool key.
+        /// The tool instance, as `name.instanceID`.
         tool: String,
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// Requirement.
+        /// The version requirement the config states, as written.
         requirement: String,
-        /// Locked version.
+        /// The version the lock file pins.
         version: String,
-        /// The lock file.
+        /// The lock file (`dtm.lock`) that pins the plugin.
         lock: PathBuf,
     },
     /// The lock has no hash for this platform.
@@ -252,13 +252,13 @@ pub enum RegistryError {
         "plugin `{name}` {version}: {lock} has no build for {platform}; run `dtm init` on this platform to add its hash"
     )]
     LockMissingPlatform {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// Version.
+        /// The plugin version, as published (`1.2.0`).
         version: String,
-        /// This platform.
+        /// The platform dtm runs on (`linux-x86_64`).
         platform: String,
-        /// The lock file.
+        /// The lock file (`dtm.lock`) that pins the plugin.
         lock: PathBuf,
     },
     /// A locked build is not in the cache and no registry is configured to fetch it from.
@@ -266,13 +266,13 @@ pub enum RegistryError {
         "plugin `{name}` {version} is locked in {lock} but not in the plugin cache ({cache}), and no registry is configured; set config.pluginRegistry or the default registry in the dtm home"
     )]
     NoRegistry {
-        /// Plugin name.
+        /// The plugin, by the name configs give it.
         name: String,
-        /// Version.
+        /// The plugin version, as published (`1.2.0`).
         version: String,
-        /// The lock file.
+        /// The lock file (`dtm.lock`) that pins the plugin.
         lock: PathBuf,
-        /// Cache directory.
+        /// The plugin cache directory that was searched.
         cache: PathBuf,
     },
     /// The lock file cannot be parsed.
@@ -296,7 +296,7 @@ pub enum RegistryError {
     Sign {
         /// What was being signed.
         what: String,
-        /// Why.
+        /// The signing library's message.
         message: String,
     },
     /// The plugin library is not what it claims to be.
@@ -315,7 +315,7 @@ pub enum RegistryError {
     Io {
         /// What was being done ("cannot write", ...).
         action: &'static str,
-        /// The path.
+        /// The path the operation was on.
         path: PathBuf,
         /// The OS error.
         #[source]
@@ -331,7 +331,7 @@ pub enum RegistryError {
 pub enum Promise {
     /// The registry's signed `SHA256SUMS`.
     SignedSums,
-    /// The lock file.
+    /// The lock file (`dtm.lock`) that pins the plugin.
     LockFile,
 }
 

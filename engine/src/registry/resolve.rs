@@ -35,7 +35,7 @@ pub enum Event {
     Warning(String),
     /// A failed attempt that will be retried.
     Retry {
-        /// The URL.
+        /// The URL that was requested.
         url: String,
         /// Attempt that failed (1-based).
         attempt: u32,
@@ -64,7 +64,7 @@ pub enum Event {
     DownloadEnd {
         /// `name version`.
         id: String,
-        /// Bytes received.
+        /// How many bytes were received.
         bytes: u64,
         /// How long it took.
         elapsed: Duration,
@@ -124,7 +124,7 @@ impl fmt::Debug for RegistrySettings {
 /// A plugin a config needs.
 #[derive(Debug, Clone)]
 pub struct Want {
-    /// Plugin name.
+    /// The plugin, by the name configs give it.
     pub name: String,
     /// Version requirement (the strictest tool's; several tools' requirements all apply).
     pub requirements: Vec<(String, semver::VersionReq)>,
@@ -135,9 +135,9 @@ pub struct Want {
 /// A build ready to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    /// Plugin name.
+    /// The plugin, by the name configs give it.
     pub name: String,
-    /// Version.
+    /// The plugin version, as published (`1.2.0`).
     pub version: String,
     /// The verified library in the cache.
     pub path: PathBuf,

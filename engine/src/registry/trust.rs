@@ -43,7 +43,7 @@ pub fn key_id(keynum: &[u8]) -> String {
 /// The set of keys signatures are checked against.
 #[derive(Debug, Default)]
 pub struct TrustedKeys {
-    /// The keys.
+    /// The trusted public keys, from the dtm home and the config.
     pub keys: Vec<TrustedKey>,
     /// The directory keys were read from (named in errors).
     pub dir: Option<PathBuf>,
@@ -146,7 +146,7 @@ impl TrustedKeys {
 }
 
 /// Parses a minisign public key: a whole `.pub` file or just its base64 line.
-pub fn parse_public_key(text: &str) -> Result<PublicKey, String> {
+pub(super) fn parse_public_key(text: &str) -> Result<PublicKey, String> {
     let trimmed = text.trim();
     let parsed = if trimmed.starts_with("untrusted comment:") {
         PublicKeyBox::from_string(trimmed).and_then(|b| b.into_public_key())

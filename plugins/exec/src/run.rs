@@ -18,7 +18,7 @@ const POLL: Duration = Duration::from_millis(10);
 
 /// A command ready to run.
 #[derive(Debug)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// What the user sees in messages, e.g. `sh -c 'make install'`.
     pub display: String,
     /// Program and arguments.
@@ -35,7 +35,7 @@ pub struct Spec {
 
 /// What a command that exited 0 printed.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     /// Captured stdout (at most [`CAPTURE_LIMIT`] bytes).
     pub stdout: Vec<u8>,
     /// Captured stderr (at most [`CAPTURE_LIMIT`] bytes).
@@ -76,7 +76,7 @@ fn join(handle: JoinHandle<Captured>) -> Captured {
 }
 
 /// Runs `spec`, for `what` (e.g. "create command of exec.build") in messages.
-pub fn run(ctx: &Ctx, what: &str, spec: &Spec) -> Result<Output, PluginError> {
+pub(crate) fn run(ctx: &Ctx, what: &str, spec: &Spec) -> Result<Output, PluginError> {
     let Some((program, args)) = spec.argv.split_first() else {
         return Err(PluginError::invalid_options(format!(
             "{what}: the command is empty"

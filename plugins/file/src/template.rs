@@ -7,7 +7,7 @@ use serde_json::Value;
 /// Renders `template`, replacing each `[[ name ]]` (spaces inside optional) by `vars[name]`:
 /// strings as they are, other values as JSON. Names are letters, digits, `_`, `-` and `.`.
 /// Errors name every undefined variable, or the first malformed placeholder.
-pub fn render(template: &str, vars: &BTreeMap<String, Value>) -> Result<String, String> {
+pub(crate) fn render(template: &str, vars: &BTreeMap<String, Value>) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut missing: Vec<&str> = Vec::new();
     let mut rest = template;

@@ -5,7 +5,7 @@
 
 /// What a default chart fills in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DefaultChart {
+pub(crate) struct DefaultChart {
     /// The `instanceID` prefix that selects it.
     pub name: &'static str,
     /// `repo.name`.
@@ -57,7 +57,7 @@ const fn chart(
 
 /// Every default chart DevStream v0.12.1 knew. All wait (`wait: true`) and upgrade CRDs
 /// (`upgradeCRDs: true`) by default, with a 10-minute timeout.
-pub const DEFAULT_CHARTS: &[DefaultChart] = &[
+pub(crate) const DEFAULT_CHARTS: &[DefaultChart] = &[
     chart(
         "argocd",
         "argo",
@@ -141,7 +141,7 @@ pub const DEFAULT_CHARTS: &[DefaultChart] = &[
 ];
 
 /// The default chart for `instance_id`: the longest name it starts with.
-pub fn for_instance(instance_id: &str) -> Option<&'static DefaultChart> {
+pub(crate) fn for_instance(instance_id: &str) -> Option<&'static DefaultChart> {
     DEFAULT_CHARTS
         .iter()
         .filter(|d| instance_id.starts_with(d.name))

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// Parses a non-negative Go duration; `None` when `text` is not one.
-pub fn parse_go_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let text = text.strip_prefix('+').unwrap_or(text);
     if text == "0" {
@@ -44,7 +44,7 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
 }
 
 /// `d` as a Go duration Helm accepts (`600s`).
-pub fn go_seconds(d: Duration) -> String {
+pub(crate) fn go_seconds(d: Duration) -> String {
     format!("{}s", d.as_secs().max(1))
 }
 

@@ -25,7 +25,7 @@ const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// A located, version-checked helm program with the flags and environment of one tool.
 #[derive(Debug, Clone)]
-pub struct Helm {
+pub(crate) struct Helm {
     program: PathBuf,
     /// Its version.
     pub version: Version,
@@ -36,7 +36,7 @@ pub struct Helm {
 
 /// A failed helm command: what ran and what it said.
 #[derive(Debug, Clone)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// `helm upgrade`, ...
     pub command: String,
     /// Its error text (stderr, `Error: ` removed), or why it could not run.
@@ -45,13 +45,13 @@ pub struct Failure {
 
 impl Failure {
     /// Whether helm said the release does not exist.
-    pub fn release_not_found(&self) -> bool {
+    pub(crate) fn release_not_found(&self) -> bool {
         self.message.contains("release: not found")
             || self.message.contains("has no deployed releases")
     }
 
     /// The error for the step, classified by what helm said.
-    pub fn into_error(self) -> PluginError {
+    pub(crate) fn into_error(self) -> PluginError {
         let text = format!("{} failed: {}", self.command, self.message);
         let m = self.message.to_lowercase();
         if self.release_not_found() {
@@ -170,7 +170,7 @@ fn version_of(program: &Path) -> Result<Version, PluginError> {
 
 impl Helm {
     /// The helm program for `options`, checked, with the tool's connection flags.
-    pub fn new(options: &Options, workdir: &Path) -> Result<Helm, PluginError> {
+    pub(crate) fn new(options: &Options, workdir: &Path) -> Result<Helm, PluginError> {
         let program = locate(options, workdir)?;
         let version = version_of(&program)?;
         let home = dtm_home().join("helm");
@@ -225,7 +225,7 @@ impl Helm {
     }
 
     /// Whether this is Helm 4 (server-side apply, `--force-conflicts`).
-    pub fn is_v4(&self) -> bool {
+    pub(crate) fn is_v4(&self) -> bool {
         self.version.major >= 4
     }
 
@@ -297,7 +297,7 @@ impl Helm {
     }
 
     /// `helm status RELEASE -n NS -o json`; `None` when there is no such release.
-    pub fn status(&self, release: &str, ns: &str) -> Result<Option<Value>, PluginError> {
+    pub(crate) fn status(&self, release: &str, ns: &str) -> Result<Option<Value>, PluginError> {
         match self.json(&strings(&["status", release, "-n", ns, "-o", "json"])) {
             Ok(v) => Ok(Some(v)),
             Err(f) if f.release_not_found() => Ok(None),
@@ -306,7 +306,7 @@ impl Helm {
     }
 
     /// `helm get values RELEASE -n NS -o json`: the user-supplied values (`{}` for none).
-    pub fn values(&self, release: &str, ns: &str) -> Result<Value, PluginError> {
+    pub(crate) fn values(&self, release: &str, ns: &str) -> Result<Value, PluginError> {
         let v = self
             .json(&strings(&[
                 "get", "values", release, "-n", ns, "-o", "json",
@@ -320,13 +320,13 @@ impl Helm {
     }
 
     /// `helm get manifest RELEASE -n NS`.
-    pub fn manifest(&self, release: &str, ns: &str) -> Result<String, PluginError> {
+    pub(crate) fn manifest(&self, release: &str, ns: &str) -> Result<String, PluginError> {
         self.run(&strings(&["get", "manifest", release, "-n", ns]), None)
             .map_err(Failure::into_error)
     }
 
     /// `helm upgrade --install` of `spec` into `ns`, values on stdin; the release as JSON.
-    pub fn upgrade(&self, spec: &Spec, ns: &str, instance: &str) -> Result<Value, Failure> {
+    pub(crate) fn upgrade(&self, spec: &Spec, ns: &str, instance: &str) -> Result<Value, Failure> {
         let mut args = strings(&["upgrade", &spec.release]);
         args.extend(spec.chart.args());
         args.extend(strings(&[
@@ -361,7 +361,12 @@ impl Helm {
     }
 
     /// `helm rollback RELEASE REVISION -n NS`.
-    pub fn rollback(&self, release: &str, ns: &str, revision: u64) -> Result<(), PluginError> {
+    pub(crate) fn rollback(
+        &self,
+        release: &str,
+        ns: &str,
+        revision: u64,
+    ) -> Result<(), PluginError> {
         self.run(
             &strings(&["rollback", release, &revision.to_string(), "-n", ns]),
             None,
@@ -371,7 +376,7 @@ impl Helm {
     }
 
     /// `helm uninstall RELEASE -n NS`; `false` when there was no such release.
-    pub fn uninstall(&self, release: &str, ns: &str) -> Result<bool, PluginError> {
+    pub(crate) fn uninstall(&self, release: &str, ns: &str) -> Result<bool, PluginError> {
         match self.run(&strings(&["uninstall", release, "-n", ns]), None) {
             Ok(_) => Ok(true),
             Err(f) if f.release_not_found() => Ok(false),
@@ -380,7 +385,7 @@ impl Helm {
     }
 
     /// `helm show crds CHART`: the chart's CustomResourceDefinitions as YAML text.
-    pub fn show_crds(&self, spec: &Spec) -> Result<String, PluginError> {
+    pub(crate) fn show_crds(&self, spec: &Spec) -> Result<String, PluginError> {
         let mut args = strings(&["show", "crds"]);
         args.extend(spec.chart.args());
         if let Some(v) = &spec.version {

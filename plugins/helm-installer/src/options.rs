@@ -194,13 +194,13 @@ pub struct Spec {
 }
 
 /// The instanceID of `name.instanceID` (split at the first dot: instance IDs may hold dots).
-pub fn instance_id(instance: &str) -> &str {
+pub(crate) fn instance_id(instance: &str) -> &str {
     instance.split_once('.').map_or(instance, |(_, id)| id)
 }
 
 /// Whether `name` is a valid Helm release name: lower-case DNS-1123 labels joined by dots, at
 /// most 53 characters.
-pub fn valid_release_name(name: &str) -> bool {
+pub(crate) fn valid_release_name(name: &str) -> bool {
     let label = |l: &str| {
         !l.is_empty()
             && l.bytes()
@@ -219,7 +219,7 @@ fn problem(path: &str, message: impl Into<String>) -> Problem {
 }
 
 /// Deep-merges `over` into `base`: mappings merge key by key, anything else replaces.
-pub fn merge(base: &mut Value, over: Value) {
+pub(crate) fn merge(base: &mut Value, over: Value) {
     match (base, over) {
         (Value::Object(b), Value::Object(o)) => {
             for (k, v) in o {
@@ -236,7 +236,7 @@ pub fn merge(base: &mut Value, over: Value) {
 }
 
 /// Parses values YAML text into a mapping (`{}` for an empty document).
-pub fn parse_values(text: &str, path: &str) -> Result<Value, Problem> {
+pub(crate) fn parse_values(text: &str, path: &str) -> Result<Value, Problem> {
     let value: Value = serde_yaml::from_str(text)
         .map_err(|e| problem(path, format!("is not valid values YAML: {e}")))?;
     match value {
@@ -445,7 +445,7 @@ fn repo_chart(name: &str, repo_name: Option<&str>) -> Result<String, String> {
 }
 
 /// `path` against the config's directory, with `~/` as the home directory.
-pub fn resolve(workdir: &Path, path: &str) -> PathBuf {
+pub(crate) fn resolve(workdir: &Path, path: &str) -> PathBuf {
     if let Some(rest) = path.strip_prefix("~/")
         && let Some(home) = std::env::var_os("HOME")
     {

@@ -19,7 +19,7 @@ use crate::options::Spec;
 
 /// Where a release is: its name and namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
+pub(crate) struct Location {
     /// The release name.
     pub release: String,
     /// Its namespace.
@@ -28,7 +28,7 @@ pub struct Location {
 
 impl Location {
     /// The release a recorded status names, if it names one.
-    pub fn recorded(status: &Value) -> Option<Location> {
+    pub(crate) fn recorded(status: &Value) -> Option<Location> {
         Some(Location {
             release: status.get("release")?.as_str()?.to_owned(),
             namespace: status.get("namespace")?.as_str()?.to_owned(),
@@ -38,7 +38,7 @@ impl Location {
 
 /// Numbers as Helm's JSON gives them back: Go decodes YAML numbers to `float64`, so `2` may come
 /// back as `2.0`; integral floats are made integers on both sides of a comparison.
-pub fn normalize(value: Value) -> Value {
+pub(crate) fn normalize(value: Value) -> Value {
     match value {
         Value::Number(n) => match n.as_f64() {
             Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 =>
@@ -58,7 +58,7 @@ pub fn normalize(value: Value) -> Value {
 
 /// The objects of a release manifest, namespaced ones placed in `ns` unless they name one.
 /// Kinds the cluster does not serve are left out (their objects cannot exist).
-pub fn manifest_objects(
+pub(crate) fn manifest_objects(
     cluster: &Cluster,
     manifest: &str,
     ns: &str,
@@ -75,7 +75,10 @@ pub fn manifest_objects(
 }
 
 /// The live fingerprint of each object that exists.
-pub fn fingerprints(cluster: &Cluster, objects: &[Object]) -> Result<Vec<Recorded>, PluginError> {
+pub(crate) fn fingerprints(
+    cluster: &Cluster,
+    objects: &[Object],
+) -> Result<Vec<Recorded>, PluginError> {
     let mut out = Vec::with_capacity(objects.len());
     for object in objects {
         let Some(kind) = cluster.kind(&object.key.api_version, &object.key.kind)? else {
@@ -97,7 +100,11 @@ fn text(v: &Value, pointer: &str) -> Value {
 
 /// The status of the release at `at` as it is now, or `None` when helm knows no such release
 /// (or only an uninstalled one kept with `--keep-history`).
-pub fn read(helm: &Helm, cluster: &Cluster, at: &Location) -> Result<Option<Value>, PluginError> {
+pub(crate) fn read(
+    helm: &Helm,
+    cluster: &Cluster,
+    at: &Location,
+) -> Result<Option<Value>, PluginError> {
     let Some(release) = helm.status(&at.release, &at.namespace)? else {
         return Ok(None);
     };
@@ -135,12 +142,12 @@ pub fn read(helm: &Helm, cluster: &Cluster, at: &Location) -> Result<Option<Valu
 }
 
 /// The objects a status records, for waits.
-pub fn objects_of(status: &Value) -> Vec<Recorded> {
+pub(crate) fn objects_of(status: &Value) -> Vec<Recorded> {
     recorded(status)
 }
 
 /// A finished step: the status and the outputs derived from it.
-pub fn done(status: Value, spec: &Spec, cluster: &Cluster) -> Done {
+pub(crate) fn done(status: Value, spec: &Spec, cluster: &Cluster) -> Done {
     let field = |k: &str| status.get(k).cloned().unwrap_or(Value::Null);
     let mut d = Done::new(status.clone())
         .output("releaseName", field("release"))

@@ -6,6 +6,7 @@
 //! I/O. Both the host (in `dtm-engine`) and the SDK (`dtm-plugin-sdk`) depend on it, so the two
 //! sides cannot drift apart.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::collections::BTreeMap;
 use std::ffi::c_void;
@@ -300,7 +301,7 @@ pub struct Manifest {
     pub version: String,
     /// Packed ABI version; must equal what `dtm_plugin_abi_version` returned.
     pub abi_version: u32,
-    /// One-line description.
+    /// A one-line description, shown by `dtm list plugins`.
     pub description: String,
     /// JSON Schema (draft 2020-12) of the tool's `options`.
     pub options_schema: Value,

@@ -39,7 +39,7 @@ const PYTHON: &[(&str, &str)] = files!("python":
     "README.md", ".gitignore");
 
 /// The canonical built-in template for a language or framework name.
-pub fn builtin_name(name: &str) -> Option<&'static str> {
+pub(crate) fn builtin_name(name: &str) -> Option<&'static str> {
     match name.trim().to_ascii_lowercase().as_str() {
         "rust" | "axum" | "actix" | "actix-web" => Some("rust"),
         "go" | "golang" | "gin" => Some("go"),
@@ -49,7 +49,7 @@ pub fn builtin_name(name: &str) -> Option<&'static str> {
 }
 
 /// The files of a built-in template.
-pub fn builtin(name: &str) -> Vec<File> {
+pub(crate) fn builtin(name: &str) -> Vec<File> {
     let files = match name {
         "rust" => RUST,
         "go" => GO,
@@ -66,7 +66,7 @@ pub fn builtin(name: &str) -> Vec<File> {
 }
 
 /// Every file under `root` (not `.git`), sorted by path.
-pub fn read_dir(root: &Path) -> Result<Vec<File>, PluginError> {
+pub(crate) fn read_dir(root: &Path) -> Result<Vec<File>, PluginError> {
     let mut files = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -122,7 +122,7 @@ fn is_executable(_entry: &std::fs::DirEntry) -> bool {
 }
 
 /// Renders every file's path and (text) content with `vars`.
-pub fn render_all(
+pub(crate) fn render_all(
     files: Vec<File>,
     vars: &BTreeMap<String, Value>,
 ) -> Result<Vec<File>, PluginError> {

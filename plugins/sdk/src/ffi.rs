@@ -2,6 +2,10 @@
 //! generates the four exported functions of ABI v1 as thin wrappers over these.
 //!
 //! Not a public API: use the macro.
+#![deny(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
 
 use std::mem::ManuallyDrop;
 

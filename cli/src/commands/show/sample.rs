@@ -28,7 +28,7 @@ const MIN_TEXT: usize = 40;
 const MAX_DEPTH: usize = 24;
 
 /// The sample config for the plugin of manifest `m`, loaded from `library`, as YAML text.
-pub fn render(m: &Manifest, library: Option<&Path>) -> String {
+pub(super) fn render(m: &Manifest, library: Option<&Path>) -> String {
     let mut out = comment(&format!("{} {}: {}", m.name, m.version, m.description), 0);
     if let Some(library) = library {
         out.push(format!("# library: {}", library.display()));

@@ -22,7 +22,7 @@ use serde_json::{Map, Number, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// The resources recorded in DevStream state `text` (read from `file`), by `name.instanceID`.
-pub fn convert(text: &str, file: &str, now: &str) -> Result<BTreeMap<String, Resource>> {
+pub(super) fn convert(text: &str, file: &str, now: &str) -> Result<BTreeMap<String, Resource>> {
     let documents = match YamlLoader::load_from_str(text) {
         Ok(documents) => documents,
         Err(error) => bail!("{file} is not a DevStream state file: invalid YAML: {error}"),
