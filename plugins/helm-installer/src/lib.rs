@@ -65,8 +65,8 @@ impl Run {
             .options
             .resolve(&req.instance, &req.workdir)
             .map_err(invalid)?;
-        let cluster = Cluster::shared(&req.options.connection(), &req.workdir)?;
         let helm = Helm::new(&req.options, &req.workdir)?;
+        let cluster = Cluster::shared(&req.options.connection(), &req.workdir)?;
         let at = Location {
             release: spec.release.clone(),
             namespace: spec

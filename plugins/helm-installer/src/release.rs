@@ -115,12 +115,15 @@ pub fn read(helm: &Helm, cluster: &Cluster, at: &Location) -> Result<Option<Valu
     };
     let objects = manifest_objects(cluster, &manifest, &at.namespace)?;
     let live = fingerprints(cluster, &objects)?;
+    // `helm status` prints the release without its chart; the history names it.
+    let last = helm.last_revision(&at.release, &at.namespace)?;
+    let (chart, version) = split_chart(last.get("chart").and_then(Value::as_str).unwrap_or(""));
     let mut status = json!({
         "release": at.release,
         "namespace": at.namespace,
-        "chart": text(&release, "/chart/metadata/name"),
-        "chartVersion": text(&release, "/chart/metadata/version"),
-        "appVersion": text(&release, "/chart/metadata/appVersion"),
+        "chart": chart,
+        "chartVersion": version,
+        "appVersion": text(&last, "/app_version"),
         "revision": text(&release, "/version"),
         "status": text(&release, "/info/status"),
         "values": normalize(values),
@@ -132,6 +135,18 @@ pub fn read(helm: &Helm, cluster: &Cluster, at: &Location) -> Result<Option<Valu
         );
     }
     Ok(Some(status))
+}
+
+/// `NAME-VERSION` (helm's history form) split at the first `-` that starts a semver version:
+/// `web-2-1.0.0-rc.1` is `web-2` at `1.0.0-rc.1`.
+pub fn split_chart(text: &str) -> (String, String) {
+    for (i, _) in text.match_indices('-') {
+        let version = &text[i + 1..];
+        if semver::Version::parse(version).is_ok() {
+            return (text[..i].to_owned(), version.to_owned());
+        }
+    }
+    (text.to_owned(), String::new())
 }
 
 /// The objects a status records, for waits.
