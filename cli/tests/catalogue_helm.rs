@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Run, Sandbox, server_var, unique};
+use common::{Run, Sandbox, server_var, spawn_until, unique};
 use serde_json::Value;
 
 /// The helm stand-in, run by the test itself (the "by hand" changes), with its own homes.
@@ -80,7 +80,7 @@ fn write_chart(dir: &Path, version: &str) -> PathBuf {
     .unwrap();
     std::fs::write(
         root.join("values.yaml"),
-        "greeting: hello\nport: 80\ndeployment: false\nconfigName: settings\n",
+        "greeting: hello\nport: 80\ndeployment: false\nconfigName: settings\nserviceType: ClusterIP\n",
     )
     .unwrap();
     std::fs::write(
@@ -90,7 +90,7 @@ fn write_chart(dir: &Path, version: &str) -> PathBuf {
     .unwrap();
     std::fs::write(
         t.join("service.yaml"),
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  selector: {app: web}\n  ports:\n  - name: http\n    port: {{ .Values.port }}\n    protocol: TCP\n",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  type: {{ .Values.serviceType }}\n  selector: {app: web}\n  ports:\n  - name: http\n    port: {{ .Values.port }}\n    protocol: TCP\n",
     )
     .unwrap();
     std::fs::write(
@@ -597,4 +597,172 @@ fn every_devstream_default_chart_plans_without_helm_or_network() {
         "{}",
         out.all()
     );
+}
+
+impl Cluster {
+    fn services(&self, ns: &str) -> kube::Api<k8s_openapi::api::core::v1::Service> {
+        kube::Api::namespaced(self.client.clone(), ns)
+    }
+
+    /// Hands out a load balancer address, as a cloud controller would.
+    fn give_address(&self, ns: &str, name: &str) {
+        let patch =
+            serde_json::json!({"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.7"}]}}});
+        self.rt
+            .block_on(self.services(ns).patch_status(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            ))
+            .unwrap();
+    }
+
+    /// The versions a CustomResourceDefinition serves.
+    fn crd_versions(&self, name: &str) -> Vec<String> {
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+        let api: kube::Api<CustomResourceDefinition> = kube::Api::all(self.client.clone());
+        let crd = self.rt.block_on(api.get(name)).unwrap();
+        crd.spec.versions.into_iter().map(|v| v.name).collect()
+    }
+}
+
+#[test]
+fn an_interrupted_wait_resumes_without_a_second_upgrade() {
+    let Some(kubeconfig) = server_var("DTM_TEST_KUBECONFIG") else {
+        return;
+    };
+    let Some(helm_bin) = server_var("DTM_TEST_HELM") else {
+        return;
+    };
+    let k = Cluster::new(&kubeconfig);
+    let s = Sandbox::new();
+    let chart = write_chart(s.dir.path(), "0.1.0");
+    let ns = unique("dtm-helm-intr");
+    s.write(
+        "dtm.yaml",
+        &format!(
+            "tools:
+- name: helm-installer
+  instanceID: lb
+  options:
+    kubeconfig: {kubeconfig}
+    helm: {helm_bin}
+    chart: {{chartPath: {chart}, namespace: {ns}, timeout: 5m}}
+    values: {{serviceType: LoadBalancer}}
+",
+            chart = chart.file_name().unwrap().to_str().unwrap(),
+        ),
+    );
+    let (mut child, rx) = spawn_until(
+        &s,
+        &["apply", "-y", "-f", "dtm.yaml"],
+        "no load balancer address yet",
+    );
+    let rc = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(rc.success());
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = rx.iter().collect();
+    assert_eq!(status.code(), Some(130), "{}", rest.join("\n"));
+    let recorded = s.state()["resources"]["helm-installer.lb"].clone();
+    assert_eq!(recorded["lifecycle"], "pending", "{recorded}");
+    assert_eq!(
+        recorded["pending"]["data"]["phase"], "helm-ready",
+        "{recorded}"
+    );
+    assert_eq!(
+        recorded["pending"]["data"]["status"]["revision"], 1,
+        "{recorded}"
+    );
+
+    // The address arrives while dtm is not running; the next apply only waits, and finishes.
+    k.give_address(&ns, "lb");
+    let out = s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(!out.stdout().contains("helm upgrade"), "{}", out.all());
+    let state = s.state();
+    let r = &state["resources"]["helm-installer.lb"];
+    assert_eq!(r["lifecycle"], "completed", "{r}");
+    assert_eq!(r["status"]["revision"], 1, "{r}");
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
+}
+
+/// A chart whose `crds/` holds a definition serving `versions`.
+fn write_crd_chart(dir: &Path, chart_version: &str, group: &str, versions: &[&str]) -> PathBuf {
+    let root = dir.join(format!("gadgets-{chart_version}"));
+    std::fs::create_dir_all(root.join("crds")).unwrap();
+    std::fs::create_dir_all(root.join("templates")).unwrap();
+    std::fs::write(
+        root.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: gadgets\nversion: {chart_version}\n"),
+    )
+    .unwrap();
+    let versions: String = versions
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            format!(
+                "  - name: {v}\n    served: true\n    storage: {}\n    schema:\n      openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}\n",
+                i == 0
+            )
+        })
+        .collect();
+    std::fs::write(
+        root.join("crds/gadgets.yaml"),
+        format!(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.{group}\nspec:\n  group: {group}\n  scope: Namespaced\n  names: {{kind: Gadget, plural: gadgets, singular: gadget, listKind: GadgetList}}\n  versions:\n{versions}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  chart: {{ .Chart.Version | quote }}\n",
+    )
+    .unwrap();
+    root
+}
+
+#[test]
+fn upgrade_crds_applies_the_charts_definitions_which_helm_upgrade_does_not() {
+    let Some(kubeconfig) = server_var("DTM_TEST_KUBECONFIG") else {
+        return;
+    };
+    let Some(helm_bin) = server_var("DTM_TEST_HELM") else {
+        return;
+    };
+    let k = Cluster::new(&kubeconfig);
+    let s = Sandbox::new();
+    let ns = unique("dtm-helm-crd");
+    let group = format!("{ns}.example.com");
+    write_crd_chart(s.dir.path(), "0.1.0", &group, &["v1alpha1"]);
+    write_crd_chart(s.dir.path(), "0.2.0", &group, &["v1alpha1", "v1beta1"]);
+    let config = |version: &str, upgrade: bool| {
+        format!(
+            "tools:
+- name: helm-installer
+  instanceID: gadgets
+  options:
+    kubeconfig: {kubeconfig}
+    helm: {helm_bin}
+    chart: {{chartPath: gadgets-{version}, namespace: {ns}, upgradeCRDs: {upgrade}}}
+"
+        )
+    };
+    let crd = format!("gadgets.{group}");
+    s.write("dtm.yaml", &config("0.1.0", true));
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(k.crd_versions(&crd), ["v1alpha1"]);
+
+    // Without upgradeCRDs, helm upgrades the release and leaves the definition as it was.
+    s.write("dtm.yaml", &config("0.2.0", false));
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(k.crd_versions(&crd), ["v1alpha1"]);
+    // With it (the default), dtm applies the chart's definitions first.
+    s.write("dtm.yaml", &config("0.2.0", true));
+    s.run(&["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(k.crd_versions(&crd), ["v1alpha1", "v1beta1"]);
+    s.run(&["verify", "-f", "dtm.yaml"]).expect(0);
+    s.run(&["destroy", "-y", "-f", "dtm.yaml"]).expect(0);
 }
