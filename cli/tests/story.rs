@@ -254,3 +254,23 @@ fn a_changed_path_moves_the_file_instead_of_recreating_it() {
     s.run(&["destroy", "-y"]).expect(0);
     assert!(!s.path("out/moved.txt").exists());
 }
+
+#[test]
+fn plugins_get_an_absolute_workdir_from_a_relative_config_path() {
+    let s = Sandbox::new();
+    s.write(
+        "conf/dtm.yaml",
+        "tools:\n- name: exec\n  instanceID: wd\n  options:\n    create: 'printf \"{\\\"outputs\\\": {\\\"wd\\\": \\\"%s\\\"}}\" \"$DTM_WORKDIR\"'\n",
+    );
+    s.run(&["apply", "-y", "-f", "conf/dtm.yaml"]).expect(0);
+    let state: serde_json::Value = serde_json::from_str(&s.read("conf/devstream.state")).unwrap();
+    let wd = state["resources"]["exec.wd"]["outputs"]["wd"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{state}"))
+        .to_string();
+    assert!(std::path::Path::new(&wd).is_absolute(), "{wd}");
+    assert_eq!(
+        std::fs::canonicalize(&wd).unwrap(),
+        std::fs::canonicalize(s.path("conf")).unwrap()
+    );
+}
