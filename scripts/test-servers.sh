@@ -3,7 +3,9 @@
 #   - an S3-compatible store: moto's server (PyPI `moto[server]`, installed if missing);
 #   - a Kubernetes API server: the genuine kube-apiserver v1.20.2 built from Debian's source
 #     package by ../shared/tools/kube-apiserver/ (beside the checkout; cached per machine), with
-#     its controller-manager, plus a second one running the workload controllers.
+#     its controller-manager, plus a second one running the workload controllers;
+#   - Helm: the Helm v4 SDK from the PyPI wheel `helm-python-sdk` (installed if missing), driven
+#     by scripts/helm-standin/helm, a helm-compatible command for the helm-installer tests.
 #
 # Usage (from anywhere in the checkout):
 #   scripts/test-servers.sh start    # install/build what is missing, start both, write the env file
@@ -56,6 +58,25 @@ start_moto() {
   {
     echo "export DTM_TEST_S3_ENDPOINT=http://127.0.0.1:$port"
     echo "export DTM_TEST_S3_SERVER='moto $version'"
+  } >>"$ENV_FILE.tmp"
+}
+
+# The helm-installer tests drive scripts/helm-standin/helm, which needs the Helm SDK wheel.
+prepare_helm() {
+  if ! python3 -c 'import helm_python' >/dev/null 2>&1; then
+    log "installing helm-python-sdk (the Helm v4 SDK) from PyPI"
+    python3 -m pip install --quiet 'helm-python-sdk==0.2.2' >&2 ||
+      python3 -m pip install --quiet --break-system-packages 'helm-python-sdk==0.2.2' >&2
+  fi
+  local helm="$ROOT/scripts/helm-standin/helm" version
+  if ! version="$("$helm" version --short 2>&1)"; then
+    log "the helm stand-in does not run: $version"
+    return 1
+  fi
+  log "helm stand-in over the Helm SDK $version"
+  {
+    echo "export DTM_TEST_HELM=$helm"
+    echo "export DTM_TEST_HELM_VERSION='$version (Helm SDK through scripts/helm-standin)'"
   } >>"$ENV_FILE.tmp"
 }
 
@@ -172,7 +193,7 @@ case "${1:-}" in
       echo "export AWS_REGION=us-east-1"
       echo "export AWS_EC2_METADATA_DISABLED=true"
     } >>"$ENV_FILE.tmp"
-    if ! start_moto || ! start_kube; then
+    if ! start_moto || ! start_kube || ! prepare_helm; then
       stop
       rm -f "$ENV_FILE.tmp"
       exit 1

@@ -26,3 +26,9 @@ cargo build --workspace --locked
 
 echo "==> cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+# The helm stand-in the helm-installer tests drive: its own smoke test against the same cluster.
+if [ -n "${DTM_TEST_KUBECONFIG:-}" ] && [ -n "${DTM_TEST_HELM:-}" ]; then
+  echo "==> helm stand-in smoke test"
+  KUBECONFIG="$DTM_TEST_KUBECONFIG" python3 -m unittest scripts/helm-standin/test_standin.py
+fi

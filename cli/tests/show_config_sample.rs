@@ -20,6 +20,7 @@ const SAMPLED: &[&str] = &[
     "ci-generic",
     "k8s-manifest",
     "argocdapp",
+    "helm-installer",
 ];
 
 #[test]

@@ -228,3 +228,52 @@ fn destroy_forgets_a_tool_that_is_already_gone() {
     let out = s.run(&["destroy", "-y"]).expect(0);
     assert!(out.stdout().contains("No changes"), "{}", out.all());
 }
+
+#[test]
+fn a_changed_path_moves_the_file_instead_of_recreating_it() {
+    let s = Sandbox::new();
+    s.write("config.yaml", CONFIG);
+    s.run(&["apply", "-y"]).expect(0);
+    s.write(
+        "config.yaml",
+        &CONFIG.replace("out/motd.txt", "out/moved.txt"),
+    );
+    // The file is where dtm wrote it, so this is an update of the options, not a file removed
+    // outside dtm that must be created again.
+    let plan = s.run(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        plan.stdout().contains("file.motd will be updated")
+            && !plan.stdout().contains("removed outside dtm"),
+        "{}",
+        plan.all()
+    );
+    s.run(&["apply", "-y"]).expect(0);
+    assert_eq!(s.read("out/moved.txt"), "hello\n");
+    assert!(
+        !s.path("out/motd.txt").exists(),
+        "the old file stayed behind"
+    );
+    s.run(&["verify"]).expect(0);
+    s.run(&["destroy", "-y"]).expect(0);
+    assert!(!s.path("out/moved.txt").exists());
+}
+
+#[test]
+fn plugins_get_an_absolute_workdir_from_a_relative_config_path() {
+    let s = Sandbox::new();
+    s.write(
+        "conf/dtm.yaml",
+        "tools:\n- name: exec\n  instanceID: wd\n  options:\n    create: 'printf \"{\\\"outputs\\\": {\\\"wd\\\": \\\"%s\\\"}}\" \"$DTM_WORKDIR\"'\n",
+    );
+    s.run(&["apply", "-y", "-f", "conf/dtm.yaml"]).expect(0);
+    let state: serde_json::Value = serde_json::from_str(&s.read("conf/devstream.state")).unwrap();
+    let wd = state["resources"]["exec.wd"]["outputs"]["wd"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{state}"))
+        .to_string();
+    assert!(std::path::Path::new(&wd).is_absolute(), "{wd}");
+    assert_eq!(
+        std::fs::canonicalize(&wd).unwrap(),
+        std::fs::canonicalize(s.path("conf")).unwrap()
+    );
+}

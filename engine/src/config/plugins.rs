@@ -90,7 +90,12 @@ pub fn validate_against_plugins(
             let Some(manifest) = manifests.get(*plugin) else {
                 continue;
             };
-            if manifest.outputs.iter().any(|o| o.name == r.key) {
+            // An output named `*` stands for outputs the options decide (the `exec` plugin's).
+            if manifest
+                .outputs
+                .iter()
+                .any(|o| o.name == r.key || o.name == "*")
+            {
                 continue;
             }
             let declared: Vec<&str> = manifest.outputs.iter().map(|o| o.name.as_str()).collect();

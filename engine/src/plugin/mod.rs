@@ -814,6 +814,10 @@ pub fn request(
         status,
         outputs,
         pending,
-        workdir: workdir.display().to_string(),
+        // The ABI promises an absolute directory; `-f conf/dtm.yaml` gives a relative one.
+        workdir: std::path::absolute(workdir)
+            .unwrap_or_else(|_| workdir.to_path_buf())
+            .display()
+            .to_string(),
     }
 }

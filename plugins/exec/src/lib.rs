@@ -341,6 +341,10 @@ impl Plugin for ExecPlugin {
             env!("CARGO_PKG_VERSION"),
             "Runs commands for create, read, update and delete: the escape hatch",
         )
+        .output(
+            "*",
+            "any key of the `outputs` object that create or update print",
+        )
     }
 
     fn validate(&self, _ctx: &Ctx, options: &Options) -> Result<(), Vec<Problem>> {

@@ -154,6 +154,14 @@ fn target(req: &Req<Options>) -> Result<PathBuf, PluginError> {
         .map_err(|e| PluginError::io(format!("resolving {}", path.display()), &e))
 }
 
+/// The path dtm recorded for the file (its `path` output), else the configured one.
+fn recorded_or_target(req: &Req<Options>) -> Result<PathBuf, PluginError> {
+    match req.outputs.get("path").and_then(Value::as_str) {
+        Some(recorded) if !recorded.is_empty() => Ok(PathBuf::from(recorded)),
+        _ => target(req),
+    }
+}
+
 /// The live status of the file at `path`, or `None` if there is no file.
 fn live_status(path: &Path) -> Result<Option<Value>, PluginError> {
     let meta = match fs::metadata(path) {
@@ -338,7 +346,9 @@ impl Plugin for FilePlugin {
     }
 
     fn read(&self, _ctx: &Ctx, req: &Req<Options>) -> Result<Option<Done>, PluginError> {
-        let path = target(req)?;
+        // The file is where dtm wrote it: a changed `path` is an update (which moves it), not a
+        // file removed outside dtm.
+        let path = recorded_or_target(req)?;
         let Some(mut status) = live_status(&path)? else {
             return Ok(None);
         };
@@ -362,7 +372,7 @@ impl Plugin for FilePlugin {
     }
 
     fn delete(&self, ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
-        let path = target(req)?;
+        let path = recorded_or_target(req)?;
         if remove(&path)? {
             ctx.info(format!("removed {}", path.display()));
         }

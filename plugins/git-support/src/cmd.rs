@@ -203,11 +203,7 @@ pub fn failed(what: &str, args: &[OsString], out: &Output) -> PluginError {
         out.status
     );
     let lower = detail.to_ascii_lowercase();
-    if lower.contains("authentication failed")
-        || lower.contains("permission denied")
-        || lower.contains("403")
-        || lower.contains("401")
-    {
+    if denied(&lower) {
         PluginError::permission_denied(message)
     } else if lower.contains("could not resolve host")
         || lower.contains("connection refused")
@@ -226,6 +222,20 @@ pub fn failed(what: &str, args: &[OsString], out: &Output) -> PluginError {
     } else {
         PluginError::internal(message)
     }
+}
+
+/// Whether git's (lower-cased) stderr says the credentials were refused. HTTP status codes
+/// count only in the phrases git prints them in: a bare `403` may be part of a commit hash.
+fn denied(lower: &str) -> bool {
+    lower.contains("authentication failed")
+        || lower.contains("permission denied")
+        || (lower.contains("permission to") && lower.contains("denied"))
+        || ["401", "403"].iter().any(|code| {
+            lower.contains(&format!("returned error: {code}"))
+                || lower.contains(&format!("http {code}"))
+                || lower.contains(&format!("http/1.1 {code}"))
+                || lower.contains(&format!("http/2 {code}"))
+        })
 }
 
 /// Arguments as shown in messages. URLs never carry credentials here (tokens travel in
@@ -279,6 +289,43 @@ macro_rules! args {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn classify(stderr: &str) -> ErrorKind {
+        use std::os::unix::process::ExitStatusExt;
+        let out = Output {
+            status: ExitStatus::from_raw(1 << 8),
+            stdout: Vec::new(),
+            stderr: stderr.as_bytes().to_vec(),
+        };
+        failed("pushing", &[], &out).kind
+    }
+
+    #[test]
+    fn a_commit_hash_holding_403_is_no_permission_error() {
+        // A push race: the hashes in git's hint hold "403" and "401".
+        let race = "To git://127.0.0.1:9418/o/r.git\n ! [rejected]        main -> main (fetch first)\n\
+                    error: failed to push some refs to 'git://127.0.0.1/o/r.git'\n\
+                    hint: Updates were rejected because the remote contains work (4031ab2..401cd9e)";
+        assert_eq!(classify(race), ErrorKind::Conflict);
+        assert_eq!(
+            classify(
+                "fatal: unable to access 'https://h/r.git/': The requested URL returned error: 403"
+            ),
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            classify("remote: Permission to o/r.git denied to bot."),
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            classify("fatal: Authentication failed for 'https://h/r.git/'"),
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            classify("fatal: unable to access 'https://h/': Could not resolve host: h"),
+            ErrorKind::Unavailable
+        );
+    }
 
     #[test]
     fn masks_passwords_in_urls() {

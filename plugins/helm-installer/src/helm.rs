@@ -319,6 +319,20 @@ impl Helm {
         })
     }
 
+    /// The newest entry of `helm history RELEASE -n NS -o json`: revision, `chart` as
+    /// `NAME-VERSION`, `app_version`, status (`helm status` leaves the chart out).
+    pub fn last_revision(&self, release: &str, ns: &str) -> Result<Value, PluginError> {
+        let v = self
+            .json(&strings(&[
+                "history", release, "-n", ns, "--max", "1", "-o", "json",
+            ]))
+            .map_err(Failure::into_error)?;
+        Ok(v.as_array()
+            .and_then(|a| a.last())
+            .cloned()
+            .unwrap_or(Value::Null))
+    }
+
     /// `helm get manifest RELEASE -n NS`.
     pub(crate) fn manifest(&self, release: &str, ns: &str) -> Result<String, PluginError> {
         self.run(&strings(&["get", "manifest", release, "-n", ns]), None)

@@ -30,8 +30,8 @@ use serde_json::{Value, json};
 pub use options::Options;
 
 use crate::helm::Helm;
-use crate::options::Spec;
-use crate::release::Location;
+use crate::options::{ChartRef, Spec};
+use crate::release::{ChartInfo, Location};
 
 /// The pending phase of an install or upgrade waiting for its objects.
 const WAITING: &str = "helm-ready";
@@ -65,8 +65,8 @@ impl Run {
             .options
             .resolve(&req.instance, &req.workdir)
             .map_err(invalid)?;
-        let cluster = Cluster::shared(&req.options.connection(), &req.workdir)?;
         let helm = Helm::new(&req.options, &req.workdir)?;
+        let cluster = Cluster::shared(&req.options.connection(), &req.workdir)?;
         let at = Location {
             release: spec.release.clone(),
             namespace: spec
@@ -117,19 +117,28 @@ impl Run {
                 self.at.release, self.at.namespace
             ),
         );
-        if let Err(failure) = self
+        let installed = match self
             .helm
             .upgrade(&self.spec, &self.at.namespace, &req.instance)
         {
-            return Err(self.fail(before, failure.into_error()));
-        }
+            Ok(release) => release,
+            Err(failure) => return Err(self.fail(before, failure.into_error())),
+        };
         self.forget_moved(ctx, &req.status);
-        let status = release::read(&self.helm, &self.cluster, &self.at)?.ok_or_else(|| {
-            PluginError::internal(format!(
-                "helm installed release {} in {}, but `helm status` cannot find it",
-                self.at.release, self.at.namespace
-            ))
-        })?;
+        // `helm upgrade -o json` prints the release with its chart: no second helm call.
+        let status = match ChartInfo::of_release(&installed) {
+            Some(chart) => {
+                release::status_of_release(&self.helm, &self.cluster, &self.at, &installed, &chart)?
+            }
+            None => release::read(&self.helm, &self.cluster, &self.at, &Value::Null)?.ok_or_else(
+                || {
+                    PluginError::internal(format!(
+                        "helm installed release {} in {}, but `helm status` cannot find it",
+                        self.at.release, self.at.namespace
+                    ))
+                },
+            )?,
+        };
         self.wait(ctx, status, before, None)
     }
 
@@ -218,6 +227,12 @@ impl Run {
 
     /// Applies the chart's CustomResourceDefinitions, which `helm upgrade` leaves alone.
     fn upgrade_crds(&self, ctx: &Ctx<'_>) -> Result<(), PluginError> {
+        if let ChartRef::Local(path) = &self.spec.chart
+            && path.is_dir()
+            && !path.join("crds").is_dir()
+        {
+            return Ok(());
+        }
         let text = self.helm.show_crds(&self.spec)?;
         for doc in parse_yaml(&text, "the chart's CRDs")? {
             let object = Object::from_value(doc, "the chart's CRDs")?;
@@ -285,7 +300,7 @@ impl Plugin for HelmInstaller {
     fn read(&self, _ctx: &Ctx<'_>, req: &Req<Options>) -> Result<Option<Done>, PluginError> {
         let run = Run::new(req)?;
         let at = Location::recorded(&req.status).unwrap_or_else(|| run.at.clone());
-        Ok(release::read(&run.helm, &run.cluster, &at)?
+        Ok(release::read(&run.helm, &run.cluster, &at, &req.status)?
             .map(|status| release::done(status, &run.spec, &run.cluster)))
     }
 
@@ -304,7 +319,7 @@ impl Plugin for HelmInstaller {
         // A failed first install records no objects: take them from the release itself.
         let mut objects = release::objects_of(&req.status);
         if objects.is_empty()
-            && let Some(status) = release::read(&run.helm, &run.cluster, &at)?
+            && let Some(status) = release::read(&run.helm, &run.cluster, &at, &Value::Null)?
         {
             objects = release::objects_of(&status);
         }

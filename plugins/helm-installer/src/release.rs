@@ -3,8 +3,8 @@
 //! its manifest as the cluster holds it now.
 //!
 //! The status is
-//! `{"release", "namespace", "chart", "chartVersion", "appVersion", "revision", "status",
-//! "values", "objects": {"Kind ns/name": {"apiVersion", "digest"}}}`; `objects` has the shape
+//! `{"release", "namespace", "chart", "chartVersion", "appVersion", "revision", "deployed",
+//! "status", "values", "objects": {"Kind ns/name": {"apiVersion", "digest"}}}`; `objects` has the shape
 //! `dtm_kube_support::manage` records, so its waits and `recorded` work on it unchanged.
 
 use dtm_kube_support::Cluster;
@@ -98,12 +98,68 @@ fn text(v: &Value, pointer: &str) -> Value {
     v.pointer(pointer).cloned().unwrap_or(Value::Null)
 }
 
+/// The chart of a release: name, version, app version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChartInfo {
+    /// The chart's name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Its app version.
+    pub app_version: String,
+}
+
+impl ChartInfo {
+    /// From a release JSON that carries its chart (`helm upgrade -o json` does).
+    pub fn of_release(release: &Value) -> Option<ChartInfo> {
+        let meta = release.pointer("/chart/metadata")?;
+        let field = |k: &str| meta.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        Some(ChartInfo {
+            name: field("name"),
+            version: field("version"),
+            app_version: field("appVersion"),
+        })
+    }
+
+    /// From a status dtm recorded.
+    fn of_status(status: &Value) -> ChartInfo {
+        let field = |k: &str| {
+            status
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        ChartInfo {
+            name: field("chart"),
+            version: field("chartVersion"),
+            app_version: field("appVersion"),
+        }
+    }
+
+    /// From the newest `helm history` entry (`chart` is `NAME-VERSION`).
+    fn of_history(entry: &Value) -> ChartInfo {
+        let (name, version) = split_chart(entry.get("chart").and_then(Value::as_str).unwrap_or(""));
+        ChartInfo {
+            name,
+            version,
+            app_version: entry
+                .get("app_version")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        }
+    }
+}
+
 /// The status of the release at `at` as it is now, or `None` when helm knows no such release
-/// (or only an uninstalled one kept with `--keep-history`).
+/// (or only an uninstalled one kept with `--keep-history`). `recorded` is the status dtm
+/// recorded for it (or null).
 pub(crate) fn read(
     helm: &Helm,
     cluster: &Cluster,
     at: &Location,
+    recorded: &Value,
 ) -> Result<Option<Value>, PluginError> {
     let Some(release) = helm.status(&at.release, &at.namespace)? else {
         return Ok(None);
@@ -111,7 +167,31 @@ pub(crate) fn read(
     if release.pointer("/info/status").and_then(Value::as_str) == Some("uninstalled") {
         return Ok(None);
     }
-    // Helm's status carries the values and the manifest; older helms may leave them out.
+    // `helm status` prints the release without its chart. A revision never changes once
+    // written, so the chart recorded for the same revision still holds; otherwise the history
+    // names it.
+    let same_revision = release.get("version").is_some()
+        && release.get("version") == recorded.get("revision")
+        && release.pointer("/info/last_deployed") == recorded.get("deployed")
+        && Location::recorded(recorded).as_ref() == Some(at);
+    let chart = match ChartInfo::of_release(&release) {
+        Some(chart) => chart,
+        None if same_revision => ChartInfo::of_status(recorded),
+        None => ChartInfo::of_history(&helm.last_revision(&at.release, &at.namespace)?),
+    };
+    status_of_release(helm, cluster, at, &release, &chart).map(Some)
+}
+
+/// The status recording `release` (a release as `helm status -o json` or `helm upgrade -o json`
+/// print it) of `chart`, with the live fingerprints of its objects.
+pub fn status_of_release(
+    helm: &Helm,
+    cluster: &Cluster,
+    at: &Location,
+    release: &Value,
+    chart: &ChartInfo,
+) -> Result<Value, PluginError> {
+    // Helm's release JSON carries the values and the manifest; older helms may leave them out.
     let values = match release.get("config") {
         Some(v) if v.is_object() => v.clone(),
         _ => helm.values(&at.release, &at.namespace)?,
@@ -125,11 +205,12 @@ pub(crate) fn read(
     let mut status = json!({
         "release": at.release,
         "namespace": at.namespace,
-        "chart": text(&release, "/chart/metadata/name"),
-        "chartVersion": text(&release, "/chart/metadata/version"),
-        "appVersion": text(&release, "/chart/metadata/appVersion"),
-        "revision": text(&release, "/version"),
-        "status": text(&release, "/info/status"),
+        "chart": chart.name,
+        "chartVersion": chart.version,
+        "appVersion": chart.app_version,
+        "revision": text(release, "/version"),
+        "deployed": text(release, "/info/last_deployed"),
+        "status": text(release, "/info/status"),
         "values": normalize(values),
     });
     if let (Some(map), Value::Object(objects)) = (status.as_object_mut(), status_of(&live)) {
@@ -138,7 +219,19 @@ pub(crate) fn read(
             objects.get("objects").cloned().unwrap_or_default(),
         );
     }
-    Ok(Some(status))
+    Ok(status)
+}
+
+/// `NAME-VERSION` (helm's history form) split at the first `-` that starts a semver version:
+/// `web-2-1.0.0-rc.1` is `web-2` at `1.0.0-rc.1`.
+pub fn split_chart(text: &str) -> (String, String) {
+    for (i, _) in text.match_indices('-') {
+        let version = &text[i + 1..];
+        if semver::Version::parse(version).is_ok() {
+            return (text[..i].to_owned(), version.to_owned());
+        }
+    }
+    (text.to_owned(), String::new())
 }
 
 /// The objects a status records, for waits.

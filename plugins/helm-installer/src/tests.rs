@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::defaults::{DEFAULT_CHARTS, Extra};
 use crate::options::{ChartRef, instance_id, valid_release_name};
-use crate::release::normalize;
+use crate::release::{normalize, split_chart};
 
 fn options(v: Value) -> Options {
     parse_options(&v).expect("options parse")
@@ -203,4 +203,19 @@ fn validate_applies_the_defaults_and_names_problems() {
         call(&HelmInstaller, &host, &typo),
         Response::Invalid { .. }
     ));
+}
+
+#[test]
+fn history_chart_names_split_at_the_version() {
+    let split = |t: &str| {
+        let (a, b) = split_chart(t);
+        (a, b)
+    };
+    assert_eq!(split("web-0.1.0"), ("web".into(), "0.1.0".into()));
+    assert_eq!(
+        split("web-2-1.0.0-rc.1"),
+        ("web-2".into(), "1.0.0-rc.1".into())
+    );
+    assert_eq!(split("argo-cd-5.51.6"), ("argo-cd".into(), "5.51.6".into()));
+    assert_eq!(split("odd"), ("odd".into(), String::new()));
 }
