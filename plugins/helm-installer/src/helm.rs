@@ -321,7 +321,7 @@ impl Helm {
 
     /// The newest entry of `helm history RELEASE -n NS -o json`: revision, `chart` as
     /// `NAME-VERSION`, `app_version`, status (`helm status` leaves the chart out).
-    pub fn last_revision(&self, release: &str, ns: &str) -> Result<Value, PluginError> {
+    pub(crate) fn last_revision(&self, release: &str, ns: &str) -> Result<Value, PluginError> {
         let v = self
             .json(&strings(&[
                 "history", release, "-n", ns, "--max", "1", "-o", "json",

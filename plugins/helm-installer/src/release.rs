@@ -100,7 +100,7 @@ fn text(v: &Value, pointer: &str) -> Value {
 
 /// The chart of a release: name, version, app version.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ChartInfo {
+pub(crate) struct ChartInfo {
     /// The chart's name.
     pub name: String,
     /// Its version.
@@ -111,7 +111,7 @@ pub struct ChartInfo {
 
 impl ChartInfo {
     /// From a release JSON that carries its chart (`helm upgrade -o json` does).
-    pub fn of_release(release: &Value) -> Option<ChartInfo> {
+    pub(crate) fn of_release(release: &Value) -> Option<ChartInfo> {
         let meta = release.pointer("/chart/metadata")?;
         let field = |k: &str| meta.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         Some(ChartInfo {
@@ -184,7 +184,7 @@ pub(crate) fn read(
 
 /// The status recording `release` (a release as `helm status -o json` or `helm upgrade -o json`
 /// print it) of `chart`, with the live fingerprints of its objects.
-pub fn status_of_release(
+pub(crate) fn status_of_release(
     helm: &Helm,
     cluster: &Cluster,
     at: &Location,
@@ -224,7 +224,7 @@ pub fn status_of_release(
 
 /// `NAME-VERSION` (helm's history form) split at the first `-` that starts a semver version:
 /// `web-2-1.0.0-rc.1` is `web-2` at `1.0.0-rc.1`.
-pub fn split_chart(text: &str) -> (String, String) {
+pub(crate) fn split_chart(text: &str) -> (String, String) {
     for (i, _) in text.match_indices('-') {
         let version = &text[i + 1..];
         if semver::Version::parse(version).is_ok() {
