@@ -91,18 +91,19 @@ pub(crate) fn run_holder_child(open: impl Fn(&Map<String, Value>) -> Box<dyn Bac
     // Returning drops the backend, which releases the lock.
 }
 
-/// A child process (this test binary running `lock_holder_child`) holding a lock.
+/// A child process (this test binary running one module's `lock_holder_child`) holding a lock.
 pub(crate) struct Holder {
     child: Child,
     stdout: BufReader<ChildStdout>,
 }
 
 impl Holder {
-    pub(crate) fn spawn(options: &Map<String, Value>, info: &LockInfo) -> Holder {
+    /// Runs `child_test` (`s3::lock_holder_child`), which opens its backend with `options`.
+    pub(crate) fn spawn(child_test: &str, options: &Map<String, Value>, info: &LockInfo) -> Holder {
         let exe = std::env::current_exe().unwrap();
         let mut child = Command::new(exe)
             .args([
-                "lock_holder_child",
+                child_test,
                 "--exact",
                 "--ignored",
                 "--nocapture",

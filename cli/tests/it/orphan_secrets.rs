@@ -6,7 +6,7 @@
     reason = "a test fails loudly on what it does not expect"
 )]
 
-mod common;
+use crate::common;
 
 use common::{Run, Sandbox};
 

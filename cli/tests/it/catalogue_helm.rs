@@ -9,9 +9,12 @@
 //! repository on loopback (`python3 -m http.server`), or read from a local `chartPath`.
 //! The cluster has no scheduler or kubelet, so the charts hold ConfigMaps and Services (ready at
 //! once); a Deployment tests the timeout.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
-mod common;
+use crate::common;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

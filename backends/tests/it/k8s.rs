@@ -7,7 +7,7 @@
     reason = "a test fails loudly on what it does not expect"
 )]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -121,8 +121,9 @@ fn conformance_lock_contention_between_processes() {
         return;
     };
     let options = fresh(&kubeconfig, "processes");
-    let spawn =
-        |info: &LockInfo| -> Box<dyn LockHolder> { Box::new(Holder::spawn(&options, info)) };
+    let spawn = |info: &LockInfo| -> Box<dyn LockHolder> {
+        Box::new(Holder::spawn("k8s::lock_holder_child", &options, info))
+    };
     conformance::lock_contention_between_processes(&opener(options.clone()), &spawn);
 }
 
@@ -134,8 +135,13 @@ fn conformance_stale_lock_reported_then_unlocked() {
     let options = fresh(&kubeconfig, "stale");
     let mut holder_options = options.clone();
     holder_options.insert("lockDurationSeconds".into(), json!(2));
-    let spawn =
-        |info: &LockInfo| -> Box<dyn LockHolder> { Box::new(Holder::spawn(&holder_options, info)) };
+    let spawn = |info: &LockInfo| -> Box<dyn LockHolder> {
+        Box::new(Holder::spawn(
+            "k8s::lock_holder_child",
+            &holder_options,
+            info,
+        ))
+    };
     conformance::stale_lock_reported_then_unlocked(
         &opener(options.clone()),
         &spawn,

@@ -1,6 +1,6 @@
 //! The local file backend: the conformance scenarios, then what only files and processes show.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
@@ -353,7 +353,11 @@ fn conformance_lock_contention_between_processes() {
     let dir = temp_dir();
     let options = common::options(json!({"stateFile": state_path(&dir)}));
     let spawn = |info: &LockInfo| -> Box<dyn conformance::LockHolder> {
-        Box::new(common::Holder::spawn(&options, info))
+        Box::new(common::Holder::spawn(
+            "local::lock_holder_child",
+            &options,
+            info,
+        ))
     };
     conformance::lock_contention_between_processes(&opener(state_path(&dir)), &spawn);
 }
@@ -363,7 +367,11 @@ fn conformance_stale_lock_reported_then_unlocked() {
     let dir = temp_dir();
     let options = common::options(json!({"stateFile": state_path(&dir)}));
     let spawn = |info: &LockInfo| -> Box<dyn conformance::LockHolder> {
-        Box::new(common::Holder::spawn(&options, info))
+        Box::new(common::Holder::spawn(
+            "local::lock_holder_child",
+            &options,
+            info,
+        ))
     };
     conformance::stale_lock_reported_then_unlocked(
         &opener(state_path(&dir)),
@@ -442,7 +450,7 @@ impl Holder {
         let exe = std::env::current_exe().expect("locating the test binary");
         let mut child = Command::new(exe)
             .args([
-                "lock_holder_child",
+                "local::lock_holder_child",
                 "--exact",
                 "--ignored",
                 "--nocapture",

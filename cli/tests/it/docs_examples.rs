@@ -1,9 +1,12 @@
 //! Every complete config in the plugin pages (`docs/plugins/*.md`: a YAML block that starts with
 //! `tools:`, `config:`, `vars:` or `apps:`) is accepted by `dtm plan` as printed, with a dummy
 //! value for each `[[ env "NAME" ]]` and an empty state (which only validates: no network).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -12,7 +12,7 @@
     reason = "a test fails loudly on what it does not expect"
 )]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@
     reason = "a test fails loudly on what it does not expect"
 )]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -139,8 +139,9 @@ fn lock_holder_child() {
 fn conformance_lock_contention_between_processes() {
     let Some(endpoint) = endpoint() else { return };
     let options = fresh(&endpoint, "processes");
-    let spawn =
-        |info: &LockInfo| -> Box<dyn LockHolder> { Box::new(Holder::spawn(&options, info)) };
+    let spawn = |info: &LockInfo| -> Box<dyn LockHolder> {
+        Box::new(Holder::spawn("s3::lock_holder_child", &options, info))
+    };
     conformance::lock_contention_between_processes(&opener(options.clone()), &spawn);
 }
 
@@ -150,8 +151,13 @@ fn conformance_stale_lock_reported_then_unlocked() {
     let options = fresh(&endpoint, "stale");
     let mut holder_options = options.clone();
     holder_options.insert("lockDurationSeconds".into(), json!(2));
-    let spawn =
-        |info: &LockInfo| -> Box<dyn LockHolder> { Box::new(Holder::spawn(&holder_options, info)) };
+    let spawn = |info: &LockInfo| -> Box<dyn LockHolder> {
+        Box::new(Holder::spawn(
+            "s3::lock_holder_child",
+            &holder_options,
+            info,
+        ))
+    };
     conformance::stale_lock_reported_then_unlocked(
         &opener(options.clone()),
         &spawn,

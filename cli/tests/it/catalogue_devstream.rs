@@ -13,7 +13,7 @@
     reason = "a test fails loudly on what it does not expect"
 )]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

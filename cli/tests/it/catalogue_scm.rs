@@ -6,8 +6,8 @@
     reason = "a test fails loudly on what it does not expect"
 )]
 
-mod catalogue_support;
-mod common;
+use crate::catalogue_support;
+use crate::common;
 
 use catalogue_support::{Flavor, GitDaemon, ScmStandIn, git};
 use common::{Run, Sandbox};

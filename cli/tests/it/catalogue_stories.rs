@@ -8,8 +8,8 @@
     reason = "a test fails loudly on what it does not expect"
 )]
 
-mod catalogue_support;
-mod common;
+use crate::catalogue_support;
+use crate::common;
 
 use catalogue_support::{GitDaemon, git};
 use common::Sandbox;

@@ -7,7 +7,7 @@
     reason = "a test fails loudly on what it does not expect"
 )]
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

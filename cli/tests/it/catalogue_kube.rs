@@ -12,8 +12,8 @@
     reason = "a test fails loudly on what it does not expect"
 )]
 
-mod catalogue_support;
-mod common;
+use crate::catalogue_support;
+use crate::common;
 
 use std::process::Child;
 use std::sync::mpsc;

@@ -1,0 +1,3 @@
+//! The integration tests of dtm-plugin-protocol: one test binary, a module per subject.
+
+mod golden;
