@@ -21,3 +21,4 @@ mod show_config_sample;
 mod state_remote;
 mod state_tooling;
 mod story;
+mod user_text;

@@ -71,6 +71,56 @@ impl Sandbox {
     }
 }
 
+/// What a user reads from one run (exit code, stdout, stderr) with what changes from run to run
+/// filtered out, as uv's `uv_snapshot!` does: this sandbox's path, durations, timestamps and
+/// ids. Compare it with [`dtm_snapshot!`].
+pub(crate) fn user_text(sandbox: &Sandbox, run: &Run) -> String {
+    let text = format!(
+        "exit code: {}\n----- stdout -----\n{}\n----- stderr -----\n{}",
+        run.code(),
+        run.stdout(),
+        run.stderr()
+    );
+    let mut text = text;
+    let dir = sandbox.dir.path();
+    for path in [dir.canonicalize().ok(), Some(dir.to_path_buf())]
+        .into_iter()
+        .flatten()
+    {
+        text = text.replace(&path.display().to_string(), "[TEMP]");
+    }
+    text
+}
+
+/// Filters for the parts of [`user_text`] that differ between runs: durations (`0.1s`, `12ms`),
+/// RFC 3339 timestamps, lock and lineage ids (hex), process ids.
+pub(crate) const SNAPSHOT_FILTERS: &[(&str, &str)] = &[
+    (
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
+        "[TIMESTAMP]",
+    ),
+    (r"\b\d+(\.\d+)?(ms|s)\b", "[TIME]"),
+    (r"\b[0-9a-f]{16,}\b", "[ID]"),
+    (r"pid \d+", "pid [PID]"),
+];
+
+/// Snapshots what `dtm ARGS` prints in `sandbox` (see [`user_text`]), after checking the exit
+/// code: `dtm_snapshot!(sandbox, ["plan"], 0)`.
+macro_rules! dtm_snapshot {
+    ($sandbox:expr, $args:expr, $code:expr) => {{
+        let run = $sandbox.run(&$args).expect($code);
+        let text = $crate::common::user_text(&$sandbox, &run);
+        insta::with_settings!({
+            filters => $crate::common::SNAPSHOT_FILTERS.iter().copied(),
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!(text);
+        });
+        run
+    }};
+}
+pub(crate) use dtm_snapshot;
+
 pub(crate) struct Run(pub Output);
 
 impl Run {

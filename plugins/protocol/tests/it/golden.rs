@@ -1,7 +1,8 @@
-//! Pins the ABI's JSON shapes: each document below is serialized and compared byte for byte with
-//! `tests/golden/<name>.json`, then read back. A change to a wire shape shows up as a diff here
-//! (and must be reflected in `docs/plugin-abi.md`). After an intended change, rewrite the files
-//! with `DTM_UPDATE_GOLDEN=1 cargo test -p dtm-plugin-protocol --test golden` and review the diff.
+//! Pins the ABI's JSON shapes: each document below is serialized and compared with its insta
+//! snapshot (`tests/it/snapshots/it__golden__<name>.snap`), then read back. A change to a wire
+//! shape shows up as a diff here (and must be reflected in `docs/plugin-abi.md`). After an
+//! intended change, review the new snapshots with `cargo insta review` (or rerun with
+//! `INSTA_UPDATE=always`) and look at the diff.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use std::collections::BTreeMap;
@@ -16,34 +17,19 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-fn golden_path(name: &str) -> PathBuf {
+/// A document a host or plugin sends, as a file under `tests/fixtures`.
+fn fixture_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
+        .join("tests/fixtures")
         .join(format!("{name}.json"))
 }
 
-/// JSON objects inside `Value`s are written in sorted key order here, so the files do not depend
-/// on whether serde_json's `preserve_order` feature is enabled somewhere in the workspace.
+/// JSON objects inside `Value`s are written in sorted key order here, so the snapshots do not
+/// depend on whether serde_json's `preserve_order` feature is enabled somewhere in the workspace.
 fn check<T: Serialize + DeserializeOwned + PartialEq + Debug>(name: &str, value: &T) {
-    let path = golden_path(name);
-    let mut actual = serde_json::to_string_pretty(value).unwrap();
-    actual.push('\n');
-    if std::env::var_os("DTM_UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e}; create it with DTM_UPDATE_GOLDEN=1",
-            path.display()
-        )
-    });
-    assert!(
-        actual == expected,
-        "the JSON shape of {name} changed.\n--- {} (golden)\n{expected}\n--- now\n{actual}\n\
-         If the change is intended, rerun with DTM_UPDATE_GOLDEN=1 and update docs/plugin-abi.md.",
-        path.display()
-    );
-    let back: T = serde_json::from_str(&expected).unwrap();
+    let actual = serde_json::to_string_pretty(value).unwrap();
+    insta::assert_snapshot!(name, actual);
+    let back: T = serde_json::from_str(&actual).unwrap();
     assert_eq!(&back, value, "{name} does not survive a round trip");
 }
 
@@ -72,7 +58,7 @@ fn request() {
 #[test]
 fn request_with_defaults() {
     // What a minimal host sends: optional fields left out are null / empty.
-    let text = std::fs::read_to_string(golden_path("request_minimal")).unwrap();
+    let text = std::fs::read_to_string(fixture_path("request_minimal")).unwrap();
     let request: Request = serde_json::from_str(&text).unwrap();
     assert_eq!(
         request,
