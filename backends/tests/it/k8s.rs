@@ -14,10 +14,10 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{Holder, options, server_var, unique};
-use dtm_backends::conformance::{self, LockHolder, describe, ok, sample_lock};
+use common::{options, server_var, unique};
+use dtm_backends::conformance::{self, describe, ok, sample_lock};
 use dtm_backends::k8s::{self as k8s_backend, KubeBackend};
-use dtm_backends::{Backend, BackendError, LockInfo};
+use dtm_backends::{Backend, BackendError};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -70,83 +70,33 @@ fn with_client<T>(kubeconfig: &str, f: impl AsyncFnOnce(kube::Client) -> T) -> T
     })
 }
 
-macro_rules! conformance_test {
-    ($name:ident, $scenario:expr) => {
-        #[test]
-        fn $name() {
-            let Some(kubeconfig) = kubeconfig() else {
-                return;
-            };
-            let options = fresh(&kubeconfig, stringify!($name));
-            $scenario(&opener(options));
-        }
-    };
+/// A fresh ConfigMap for one test; the stale-lock child holds a lease of 2 s.
+fn conformance_setup(name: &str) -> Option<common::Fixture> {
+    let kubeconfig = kubeconfig()?;
+    let options = fresh(&kubeconfig, name);
+    let mut stale_holder_options = options.clone();
+    stale_holder_options.insert("lockDurationSeconds".into(), json!(2));
+    Some(common::Fixture {
+        options,
+        stale_holder_options,
+        stale_after: Duration::from_secs(2),
+        _keep: None,
+    })
 }
 
-conformance_test!(
-    conformance_read_of_nothing_is_none,
-    conformance::read_of_nothing_is_none
+// Random bytes do not compress: the large document is close to the ConfigMap limit, stored as
+// it is.
+common::conformance_suite!(
+    conformance_setup,
+    open_with,
+    "k8s::lock_holder_child",
+    900 * 1024
 );
-conformance_test!(conformance_read_your_writes, conformance::read_your_writes);
-conformance_test!(
-    conformance_compare_and_swap_conflict,
-    conformance::compare_and_swap_conflict
-);
-conformance_test!(
-    conformance_write_expecting_nothing_conflicts,
-    conformance::write_expecting_nothing_conflicts
-);
-conformance_test!(conformance_concurrent_writers_one_wins, |open| {
-    conformance::concurrent_writers_one_wins(open, 16)
-});
-conformance_test!(conformance_lock_contention, conformance::lock_contention);
-conformance_test!(conformance_lock_race_16, |open| conformance::lock_race(
-    open, 16
-));
-conformance_test!(conformance_unlock_checks_id, conformance::unlock_checks_id);
-// Random bytes do not compress: close to the ConfigMap limit, stored as they are.
-conformance_test!(conformance_large_document, |open| {
-    conformance::large_document(open, 900 * 1024)
-});
 
 #[test]
 #[ignore = "helper run as a child process by the cross-process lock tests"]
 fn lock_holder_child() {
     common::run_holder_child(open_with);
-}
-
-#[test]
-fn conformance_lock_contention_between_processes() {
-    let Some(kubeconfig) = kubeconfig() else {
-        return;
-    };
-    let options = fresh(&kubeconfig, "processes");
-    let spawn = |info: &LockInfo| -> Box<dyn LockHolder> {
-        Box::new(Holder::spawn("k8s::lock_holder_child", &options, info))
-    };
-    conformance::lock_contention_between_processes(&opener(options.clone()), &spawn);
-}
-
-#[test]
-fn conformance_stale_lock_reported_then_unlocked() {
-    let Some(kubeconfig) = kubeconfig() else {
-        return;
-    };
-    let options = fresh(&kubeconfig, "stale");
-    let mut holder_options = options.clone();
-    holder_options.insert("lockDurationSeconds".into(), json!(2));
-    let spawn = |info: &LockInfo| -> Box<dyn LockHolder> {
-        Box::new(Holder::spawn(
-            "k8s::lock_holder_child",
-            &holder_options,
-            info,
-        ))
-    };
-    conformance::stale_lock_reported_then_unlocked(
-        &opener(options.clone()),
-        &spawn,
-        Duration::from_secs(2),
-    );
 }
 
 #[test]

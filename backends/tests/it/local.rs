@@ -45,59 +45,29 @@ fn file_names(dir: &Path) -> BTreeSet<String> {
 
 // --- the scenarios shared by every backend -------------------------------------------------------
 
-#[test]
-fn conformance_read_of_nothing_is_none() {
+/// A fresh temporary directory for one test; a dead holder's lock is stale at once (its OS
+/// file lock went with its process).
+fn conformance_setup(_name: &str) -> Option<common::Fixture> {
     let dir = temp_dir();
-    conformance::read_of_nothing_is_none(&opener(state_path(&dir)));
+    let options = common::options(json!({"stateFile": state_path(&dir)}));
+    Some(common::Fixture {
+        stale_holder_options: options.clone(),
+        options,
+        stale_after: Duration::ZERO,
+        _keep: Some(dir),
+    })
 }
 
-#[test]
-fn conformance_read_your_writes() {
-    let dir = temp_dir();
-    conformance::read_your_writes(&opener(state_path(&dir)));
+fn open_with(options: &Map<String, Value>) -> Box<dyn Backend> {
+    Box::new(LocalBackend::from_options(options, Path::new("/")).expect("options"))
 }
 
-#[test]
-fn conformance_compare_and_swap_conflict() {
-    let dir = temp_dir();
-    conformance::compare_and_swap_conflict(&opener(state_path(&dir)));
-}
-
-#[test]
-fn conformance_write_expecting_nothing_conflicts() {
-    let dir = temp_dir();
-    conformance::write_expecting_nothing_conflicts(&opener(state_path(&dir)));
-}
-
-#[test]
-fn conformance_concurrent_writers_one_wins() {
-    let dir = temp_dir();
-    conformance::concurrent_writers_one_wins(&opener(state_path(&dir)), 16);
-}
-
-#[test]
-fn conformance_lock_contention() {
-    let dir = temp_dir();
-    conformance::lock_contention(&opener(state_path(&dir)));
-}
-
-#[test]
-fn conformance_lock_race_of_16_threads() {
-    let dir = temp_dir();
-    conformance::lock_race(&opener(state_path(&dir)), 16);
-}
-
-#[test]
-fn conformance_unlock_checks_id() {
-    let dir = temp_dir();
-    conformance::unlock_checks_id(&opener(state_path(&dir)));
-}
-
-#[test]
-fn conformance_large_document_of_20_mb() {
-    let dir = temp_dir();
-    conformance::large_document(&opener(state_path(&dir)), 20 * 1024 * 1024);
-}
+common::conformance_suite!(
+    conformance_setup,
+    open_with,
+    "local::lock_holder_child",
+    20 * 1024 * 1024
+);
 
 // --- writes --------------------------------------------------------------------------------------
 
@@ -346,38 +316,6 @@ fn locked_error_tells_who_and_how_to_recover() {
     ] {
         assert!(error.contains(part), "{error:?} lacks {part:?}");
     }
-}
-
-#[test]
-fn conformance_lock_contention_between_processes() {
-    let dir = temp_dir();
-    let options = common::options(json!({"stateFile": state_path(&dir)}));
-    let spawn = |info: &LockInfo| -> Box<dyn conformance::LockHolder> {
-        Box::new(common::Holder::spawn(
-            "local::lock_holder_child",
-            &options,
-            info,
-        ))
-    };
-    conformance::lock_contention_between_processes(&opener(state_path(&dir)), &spawn);
-}
-
-#[test]
-fn conformance_stale_lock_reported_then_unlocked() {
-    let dir = temp_dir();
-    let options = common::options(json!({"stateFile": state_path(&dir)}));
-    let spawn = |info: &LockInfo| -> Box<dyn conformance::LockHolder> {
-        Box::new(common::Holder::spawn(
-            "local::lock_holder_child",
-            &options,
-            info,
-        ))
-    };
-    conformance::stale_lock_reported_then_unlocked(
-        &opener(state_path(&dir)),
-        &spawn,
-        Duration::ZERO,
-    );
 }
 
 #[test]

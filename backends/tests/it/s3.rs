@@ -17,10 +17,10 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_http_client::tls::Provider;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
-use common::{Holder, options, server_var, unique};
-use dtm_backends::conformance::{self, LockHolder, describe, ok, sample_lock};
+use common::{options, server_var, unique};
+use dtm_backends::conformance::{self, describe, ok, sample_lock};
 use dtm_backends::s3::S3Backend;
-use dtm_backends::{Backend, BackendError, LockInfo};
+use dtm_backends::{Backend, BackendError};
 use serde_json::{Map, Value, json};
 
 fn endpoint() -> Option<String> {
@@ -93,76 +93,31 @@ fn opener(options: Map<String, Value>) -> impl Fn() -> Box<dyn Backend> + Sync {
     move || open_with(&options)
 }
 
-macro_rules! conformance_test {
-    ($name:ident, $scenario:expr) => {
-        #[test]
-        fn $name() {
-            let Some(endpoint) = endpoint() else { return };
-            let options = fresh(&endpoint, stringify!($name));
-            $scenario(&opener(options));
-        }
-    };
+/// A fresh object key for one test; the stale-lock child holds a lease of 2 s.
+fn conformance_setup(name: &str) -> Option<common::Fixture> {
+    let endpoint = endpoint()?;
+    let options = fresh(&endpoint, name);
+    let mut stale_holder_options = options.clone();
+    stale_holder_options.insert("lockDurationSeconds".into(), json!(2));
+    Some(common::Fixture {
+        options,
+        stale_holder_options,
+        stale_after: Duration::from_secs(2),
+        _keep: None,
+    })
 }
 
-conformance_test!(
-    conformance_read_of_nothing_is_none,
-    conformance::read_of_nothing_is_none
+common::conformance_suite!(
+    conformance_setup,
+    open_with,
+    "s3::lock_holder_child",
+    5 * 1024 * 1024
 );
-conformance_test!(conformance_read_your_writes, conformance::read_your_writes);
-conformance_test!(
-    conformance_compare_and_swap_conflict,
-    conformance::compare_and_swap_conflict
-);
-conformance_test!(
-    conformance_write_expecting_nothing_conflicts,
-    conformance::write_expecting_nothing_conflicts
-);
-conformance_test!(conformance_concurrent_writers_one_wins, |open| {
-    conformance::concurrent_writers_one_wins(open, 16)
-});
-conformance_test!(conformance_lock_contention, conformance::lock_contention);
-conformance_test!(conformance_lock_race_16, |open| conformance::lock_race(
-    open, 16
-));
-conformance_test!(conformance_unlock_checks_id, conformance::unlock_checks_id);
-conformance_test!(conformance_large_document, |open| {
-    conformance::large_document(open, 5 * 1024 * 1024)
-});
 
 #[test]
 #[ignore = "helper run as a child process by the cross-process lock tests"]
 fn lock_holder_child() {
     common::run_holder_child(open_with);
-}
-
-#[test]
-fn conformance_lock_contention_between_processes() {
-    let Some(endpoint) = endpoint() else { return };
-    let options = fresh(&endpoint, "processes");
-    let spawn = |info: &LockInfo| -> Box<dyn LockHolder> {
-        Box::new(Holder::spawn("s3::lock_holder_child", &options, info))
-    };
-    conformance::lock_contention_between_processes(&opener(options.clone()), &spawn);
-}
-
-#[test]
-fn conformance_stale_lock_reported_then_unlocked() {
-    let Some(endpoint) = endpoint() else { return };
-    let options = fresh(&endpoint, "stale");
-    let mut holder_options = options.clone();
-    holder_options.insert("lockDurationSeconds".into(), json!(2));
-    let spawn = |info: &LockInfo| -> Box<dyn LockHolder> {
-        Box::new(Holder::spawn(
-            "s3::lock_holder_child",
-            &holder_options,
-            info,
-        ))
-    };
-    conformance::stale_lock_reported_then_unlocked(
-        &opener(options.clone()),
-        &spawn,
-        Duration::from_secs(2),
-    );
 }
 
 #[test]

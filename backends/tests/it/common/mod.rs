@@ -171,3 +171,129 @@ impl Drop for Holder {
         let _ = self.child.wait();
     }
 }
+
+/// Where one conformance test runs: the backend's options, the options of a lock-holding child
+/// for the stale-lock scenario, and how soon that backend reports a lock stale.
+pub(crate) struct Fixture {
+    /// Options of the backend under test.
+    pub(crate) options: Map<String, Value>,
+    /// Options of the child holding a lock that goes stale (a short lease where there is one).
+    pub(crate) stale_holder_options: Map<String, Value>,
+    /// How long until a dead holder's lock is reported stale.
+    pub(crate) stale_after: Duration,
+    /// Whatever must outlive the test (a temporary directory).
+    pub(crate) _keep: Option<tempfile::TempDir>,
+}
+
+/// The scenarios of `dtm_backends::conformance` as tests of the module that invokes it, one list
+/// for every backend: `conformance_suite!(setup, open, "s3::lock_holder_child", large_document)`.
+/// `setup(name)` gives the test's [`Fixture`], or None to skip (its server is not configured);
+/// `open(options)` opens the backend; the child test holds locks for the cross-process scenarios.
+macro_rules! conformance_suite {
+    ($setup:path, $open:path, $child:expr, $large:expr) => {
+        fn conformance_run(
+            name: &str,
+            scenario: impl FnOnce(
+                dtm_backends::conformance::Open<'_>,
+                &$crate::common::Fixture,
+            ),
+        ) {
+            let Some(fixture) = $setup(name) else { return };
+            let options = fixture.options.clone();
+            let open = move || $open(&options);
+            scenario(&open, &fixture);
+        }
+
+        #[test]
+        fn conformance_read_of_nothing_is_none() {
+            conformance_run("conformance_read_of_nothing_is_none", |open, _| {
+                dtm_backends::conformance::read_of_nothing_is_none(open)
+            });
+        }
+
+        #[test]
+        fn conformance_read_your_writes() {
+            conformance_run("conformance_read_your_writes", |open, _| {
+                dtm_backends::conformance::read_your_writes(open)
+            });
+        }
+
+        #[test]
+        fn conformance_compare_and_swap_conflict() {
+            conformance_run("conformance_compare_and_swap_conflict", |open, _| {
+                dtm_backends::conformance::compare_and_swap_conflict(open)
+            });
+        }
+
+        #[test]
+        fn conformance_write_expecting_nothing_conflicts() {
+            conformance_run("conformance_write_expecting_nothing_conflicts", |open, _| {
+                dtm_backends::conformance::write_expecting_nothing_conflicts(open)
+            });
+        }
+
+        #[test]
+        fn conformance_concurrent_writers_one_wins() {
+            conformance_run("conformance_concurrent_writers_one_wins", |open, _| {
+                dtm_backends::conformance::concurrent_writers_one_wins(open, 16)
+            });
+        }
+
+        #[test]
+        fn conformance_lock_contention() {
+            conformance_run("conformance_lock_contention", |open, _| {
+                dtm_backends::conformance::lock_contention(open)
+            });
+        }
+
+        #[test]
+        fn conformance_lock_race_16() {
+            conformance_run("conformance_lock_race_16", |open, _| {
+                dtm_backends::conformance::lock_race(open, 16)
+            });
+        }
+
+        #[test]
+        fn conformance_unlock_checks_id() {
+            conformance_run("conformance_unlock_checks_id", |open, _| {
+                dtm_backends::conformance::unlock_checks_id(open)
+            });
+        }
+
+        #[test]
+        fn conformance_large_document() {
+            conformance_run("conformance_large_document", |open, _| {
+                dtm_backends::conformance::large_document(open, $large)
+            });
+        }
+
+        #[test]
+        fn conformance_lock_contention_between_processes() {
+            conformance_run("processes", |open, fixture| {
+                let spawn = |info: &dtm_backends::LockInfo| -> Box<dyn dtm_backends::conformance::LockHolder> {
+                    Box::new($crate::common::Holder::spawn($child, &fixture.options, info))
+                };
+                dtm_backends::conformance::lock_contention_between_processes(open, &spawn);
+            });
+        }
+
+        #[test]
+        fn conformance_stale_lock_reported_then_unlocked() {
+            conformance_run("stale", |open, fixture| {
+                let spawn = |info: &dtm_backends::LockInfo| -> Box<dyn dtm_backends::conformance::LockHolder> {
+                    Box::new($crate::common::Holder::spawn(
+                        $child,
+                        &fixture.stale_holder_options,
+                        info,
+                    ))
+                };
+                dtm_backends::conformance::stale_lock_reported_then_unlocked(
+                    open,
+                    &spawn,
+                    fixture.stale_after,
+                );
+            });
+        }
+    };
+}
+pub(crate) use conformance_suite;
