@@ -9,28 +9,9 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::Sandbox;
-
-/// Runs git with a throw-away identity (the machine may have no git config).
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "someone")
-        .env("GIT_AUTHOR_EMAIL", "someone@localhost")
-        .env("GIT_COMMITTER_NAME", "someone")
-        .env("GIT_COMMITTER_EMAIL", "someone@localhost")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use dtm_git_support::testing::git;
 
 #[test]
 fn quickstart_apply_verify_drift_repair_destroy() {

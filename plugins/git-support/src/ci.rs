@@ -507,12 +507,12 @@ impl<F: Flavor> Plugin for CiPlugin<F> {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::process::Command;
 
     use dtm_plugin_sdk::protocol::Request;
     use dtm_plugin_sdk::testing::{TestHost, call, request};
 
     use super::*;
+    use crate::testing::git;
 
     #[derive(Debug)]
     struct Plain;
@@ -542,24 +542,6 @@ mod tests {
         let req = request(Operation::Validate, "ci-test.a", Plain::example());
         let response = call(&CiPlugin::<Plain>::default(), &host, &req);
         assert!(matches!(response, Response::Done { .. }), "{response:?}");
-    }
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@localhost")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@localhost")
-            .output()
-            .unwrap_or_else(|e| panic!("git: {e}"));
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     fn req(op: Operation, dir: &Path, options: Value) -> Request {

@@ -2,7 +2,7 @@
 //! `ci-generic`): the `git` CLI with time limits and cancellation ([`cmd`]), remotes and
 //! throw-away work trees ([`git`]), DevStream's repository options and the GitHub/GitLab REST
 //! calls behind them ([`scm`], [`http`]), `[[ name ]]` templates ([`render`]), built-in CI
-//! pipelines ([`pipelines`]) and the CI plugin itself ([`ci`]).
+//! pipelines ([`pipelines`]), the CI plugin itself ([`ci`]) and git for tests ([`testing`]).
 //!
 //! A plain library: plugins link it statically; it depends on the SDK, never on the engine.
 #![forbid(unsafe_code)]
@@ -14,3 +14,4 @@ pub mod http;
 pub mod pipelines;
 pub mod render;
 pub mod scm;
+pub mod testing;

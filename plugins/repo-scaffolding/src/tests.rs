@@ -1,11 +1,11 @@
 use std::path::Path;
-use std::process::Command;
 
 use dtm_plugin_sdk::protocol::Request;
 use dtm_plugin_sdk::testing::{TestHost, call, request};
 use serde_json::{Value, json};
 
 use super::*;
+use dtm_git_support::testing::git;
 
 fn req(op: Operation, dir: &Path, options: Value) -> Request {
     let mut r = request(op, "repo-scaffolding.test", options);
@@ -18,24 +18,6 @@ fn done(resp: Response) -> (Value, BTreeMap<String, Value>) {
         Response::Done { status, outputs } => (status, outputs),
         other => panic!("expected done, got {other:?}"),
     }
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@localhost")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@localhost")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// `git show BRANCH:PATH` in a bare repository.

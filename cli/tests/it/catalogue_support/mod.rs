@@ -22,25 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-/// Runs git with a throw-away identity (the machine may have no git config).
-pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "someone")
-        .env("GIT_AUTHOR_EMAIL", "someone@localhost")
-        .env("GIT_COMMITTER_NAME", "someone")
-        .env("GIT_COMMITTER_EMAIL", "someone@localhost")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+pub(crate) use dtm_git_support::testing::git;
 
 /// A free loopback port (bound and released; a small race is acceptable in tests).
 fn free_port() -> u16 {
