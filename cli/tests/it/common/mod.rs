@@ -58,6 +58,8 @@ impl Sandbox {
             .env("NO_COLOR", "1")
             .env_remove("DTM_PLUGIN_DIR")
             .env_remove("DTM_CONFIG")
+            // Help is wrapped to `COLUMNS` when set: the snapshots take clap's default width.
+            .env_remove("COLUMNS")
             .stdin(std::process::Stdio::null());
         c
     }
