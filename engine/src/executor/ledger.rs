@@ -21,6 +21,15 @@ pub(super) enum StepError {
     Paused(String),
 }
 
+/// What a failed step does with the progress data of its long-running operation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Keep it: the next run resumes the operation (it timed out or was abandoned).
+    Keep,
+    /// Drop it: the operation failed.
+    Drop,
+}
+
 /// The state being executed against, with what the run needs to write its entries.
 pub(super) struct Ledger<'a> {
     store: &'a mut StateStore,
@@ -106,7 +115,7 @@ impl<'a> Ledger<'a> {
     /// A step that failed before its plugin was called: recorded only on a tool state knows.
     pub(super) fn failed_before_call(&mut self, c: &Change, error: &str) {
         if self.store.state.resources.contains_key(&c.key) {
-            self.failure(c, error, false);
+            self.failure(c, error, Progress::Drop);
         }
     }
 
@@ -132,7 +141,7 @@ impl<'a> Ledger<'a> {
                     Response::Done { .. } | Response::Error { .. } => "unexpected",
                 };
                 let error = format!("the plugin answered `{kind}` to `{}`", c.action.as_str());
-                self.failure(c, &error, false);
+                self.failure(c, &error, Progress::Drop);
                 Err(StepError::Failed(error))
             }
             Err(e) => {
@@ -143,8 +152,11 @@ impl<'a> Ledger<'a> {
                     self.paused(c, &error);
                     return Err(StepError::Paused(error));
                 }
-                let keep = matches!(e, HostError::Timeout { .. } | HostError::Abandoned { .. });
-                self.failure(c, &error, keep);
+                let progress = match e {
+                    HostError::Timeout { .. } | HostError::Abandoned { .. } => Progress::Keep,
+                    _ => Progress::Drop,
+                };
+                self.failure(c, &error, progress);
                 Err(StepError::Failed(error))
             }
         }
@@ -187,12 +199,12 @@ impl<'a> Ledger<'a> {
         r.record(c.action.as_str(), format!("paused: {message}"), &now);
     }
 
-    fn failure(&mut self, c: &Change, error: &str, keep_pending: bool) {
+    fn failure(&mut self, c: &Change, error: &str, progress: Progress) {
         let now = now_rfc3339();
         let r = self.entry(c);
         r.lifecycle = Lifecycle::Failed;
         r.last_error = Some(error.to_string());
-        if !keep_pending {
+        if progress == Progress::Drop {
             r.pending = None;
         }
         r.updated = now.clone();
