@@ -5,6 +5,7 @@ use std::io::Write;
 use console::Style;
 use dtm_engine::executor::{Outcome, StepResult, ToolResult};
 use dtm_engine::plan::{Action, Change, Plan, Reason, display_value};
+use dtm_engine::text::{Plural, count};
 use serde_json::{Value, json};
 use similar::{ChangeTag, TextDiff};
 
@@ -134,13 +135,9 @@ pub(crate) fn plan_text(out: &mut dyn Write, plan: &Plan) -> std::io::Result<()>
     if !plan.has_changes() {
         writeln!(
             out,
-            "No changes: {} tool{} the config.",
-            s.unchanged,
-            if s.unchanged == 1 {
-                " matches"
-            } else {
-                "s match"
-            }
+            "No changes: {} {} the config.",
+            count(s.unchanged, "tool", "tools"),
+            Plural(s.unchanged, "matches", "match")
         )?;
         return Ok(());
     }

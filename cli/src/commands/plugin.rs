@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use dtm_engine::registry::{
     self, Cache, CachedBuild, LockEntry, LockFile, LockMode, Platform, Resolver, wants_for,
 };
+use dtm_engine::text::count;
 use serde_json::json;
 
 use crate::args::{ConfigArgs, Output, PluginCommand, RegistryArgs};
@@ -265,10 +266,9 @@ fn publish(
     }
     writeln!(
         out,
-        "Registry {} now has {} new build{}, signed with key {}.",
+        "Registry {} now has {}, signed with key {}.",
         dir.display(),
-        report.published.len(),
-        if report.published.len() == 1 { "" } else { "s" },
+        count(report.published.len(), "new build", "new builds"),
         registry::trust_key_id(&pk)
     )?;
     Ok(Exit::Ok)
@@ -296,8 +296,8 @@ fn mirror(to: &Path, args: &ConfigArgs, settings: &PluginSettings) -> Result<Exi
     for (name, version, builds) in &report.copied {
         writeln!(
             out,
-            "mirrored {name} {version} ({builds} build{})",
-            if *builds == 1 { "" } else { "s" }
+            "mirrored {name} {version} ({})",
+            count(*builds, "build", "builds")
         )?;
     }
     let abs = std::fs::canonicalize(to).unwrap_or_else(|_| to.to_path_buf());

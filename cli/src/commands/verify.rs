@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use dtm_engine::plan::{Action, Mode};
+use dtm_engine::text::{Plural, count};
 use serde_json::json;
 
 use crate::args::Output;
@@ -26,13 +27,9 @@ pub(super) fn run(settings: WorkspaceSettings) -> Result<Exit> {
                 use std::io::Write;
                 writeln!(
                     out,
-                    "In sync: {} tool{} the config.",
-                    plan.changes.len(),
-                    if plan.changes.len() == 1 {
-                        " matches"
-                    } else {
-                        "s match"
-                    }
+                    "In sync: {} {} the config.",
+                    count(plan.changes.len(), "tool", "tools"),
+                    Plural(plan.changes.len(), "matches", "match")
                 )?;
             } else {
                 render::plan_text(&mut out, &plan)?;
@@ -45,9 +42,8 @@ pub(super) fn run(settings: WorkspaceSettings) -> Result<Exit> {
                     .collect();
                 writeln!(
                     out,
-                    "\nOut of sync: {} change{} pending: {}. Run `dtm apply` to converge.",
-                    pending.len(),
-                    if pending.len() == 1 { "" } else { "s" },
+                    "\nOut of sync: {} pending: {}. Run `dtm apply` to converge.",
+                    count(pending.len(), "change", "changes"),
                     pending.join(", ")
                 )?;
             }
