@@ -305,19 +305,23 @@ pub fn execute(
 fn step_graph(changes: &[&Change]) -> DepGraph {
     let keys: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
     let index = DepGraph::index(&keys);
-    let mut graph = DepGraph::with_nodes(changes.len());
+    // waits[i]: the steps i waits for. Collected first so that every step's dependents come
+    // in index order, which is the order a finished step releases them in.
+    let mut waits: Vec<Vec<usize>> = vec![Vec::new(); changes.len()];
     for (i, c) in changes.iter().enumerate() {
         let deleting = c.action == Action::Delete;
         for d in &c.depends_on {
             match index.get(d.as_str()) {
-                Some(&j) if deleting && changes[j].action == Action::Delete => {
-                    graph.add_dependency(j, i)
-                }
-                Some(&j) if !deleting && changes[j].action != Action::Delete => {
-                    graph.add_dependency(i, j)
-                }
+                Some(&j) if deleting && changes[j].action == Action::Delete => waits[j].push(i),
+                Some(&j) if !deleting && changes[j].action != Action::Delete => waits[i].push(j),
                 _ => {}
             }
+        }
+    }
+    let mut graph = DepGraph::with_nodes(changes.len());
+    for (i, ws) in waits.iter().enumerate() {
+        for &j in ws {
+            graph.add_dependency(i, j);
         }
     }
     graph
