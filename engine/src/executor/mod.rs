@@ -8,7 +8,7 @@
 //!   updates; `step::prepare` resolves its options and builds the plugin request (or decides
 //!   that nothing needs doing).
 //! - It **runs** on a worker thread (`work`), which calls the plugin and sends the answer back.
-//! - It is **recorded** in `Run::handle_event`, which hands the answer to the [`Ledger`] (the
+//! - It is **recorded** in `Run::handle_event`, which hands the answer to the `Ledger` (the
 //!   run's view of the state: one place that writes resource entries), and made durable in
 //!   `Run::persist_and_release`, which saves the state before anything that depends on the step
 //!   is released. Results that arrive together are saved together (one write per batch).
