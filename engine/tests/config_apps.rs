@@ -200,8 +200,8 @@ pipelineTemplates:
         got,
         [
             "2:9 apps[0].name: invalid app name `Service_A`: it becomes an instanceID, so it must \
-             be a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a \
-             letter or digit, at most 63 characters)",
+             be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', each dot-separated \
+             part starting and ending with a letter or digit, at most 253 characters",
             "4:3 apps[1].repo: app `b` is missing `repo` (where the app's code lives)",
             "7:19 apps[1].ci[0].templateName: unknown pipeline template `ci-for-gh`; did you mean \
              `ci-for-gh-actions`?",

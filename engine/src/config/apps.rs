@@ -10,13 +10,13 @@
 
 use serde_json::{Map, Value};
 
-use super::decode::{Raw, ToolParts, ToolSrc, join_path};
+use super::decode::{INSTANCE_ID_RULE, Raw, ToolParts, ToolSrc, join_path};
 use super::load::Loader;
 use super::suggest::hint;
 use super::template::{LATE_OPEN, SECRET_OPEN};
 use super::vars::node_value;
 use super::yaml::{Kind, Node, Pos, Style};
-use crate::names::is_dns1123_label;
+use crate::names::is_dns1123_subdomain;
 
 const APP_KEYS: &[&str] = &["name", "spec", "repo", "repoTemplate", "ci", "cd"];
 const STAGE_KEYS: &[&str] = &["type", "templateName", "vars", "options"];
@@ -88,14 +88,12 @@ impl Loader<'_> {
             );
             return;
         };
-        if !is_dns1123_label(&name) {
+        if !is_dns1123_subdomain(&name) {
             self.diags.push(
                 Some(name_pos),
                 join_path(path, "name"),
                 format!(
-                    "invalid app name `{name}`: it becomes an instanceID, so it must be a \
-                     DNS-1123 label (lower-case letters, digits and '-', starting and ending \
-                     with a letter or digit, at most 63 characters)"
+                    "invalid app name `{name}`: it becomes an instanceID, so it {INSTANCE_ID_RULE}"
                 ),
             );
             return;

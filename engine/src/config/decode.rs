@@ -10,7 +10,7 @@ use super::suggest::{did_you_mean, hint};
 use super::template::SECRET_OPEN;
 use super::yaml::{Kind, Node, Pos, Style, plain_value};
 use super::{OutputRef, SecretSource, StateConfig, Tool};
-use crate::names::is_dns1123_label;
+use crate::names::{is_dns1123_label, is_dns1123_subdomain};
 
 /// Top-level keys of a config file.
 pub(crate) const TOP_KEYS: &[&str] = &["config", "vars", "tools", "apps", "pipelineTemplates"];
@@ -25,6 +25,10 @@ const TOOL_KEYS: &[&str] = &[
     "timeout",
 ];
 const TEMPLATE_KEYS: &[&str] = &["name", "type", "options"];
+/// What an `instanceID` (and an app's name, which becomes one) must look like.
+pub(crate) const INSTANCE_ID_RULE: &str = "must be a DNS-1123 subdomain: lower-case letters, \
+    digits, '-' and '.', each dot-separated part starting and ending with a letter or digit, at \
+    most 253 characters";
 /// State backends dtm knows.
 pub(crate) const BACKENDS: &[&str] = &["local", "s3", "k8s", "kubernetes"];
 
@@ -520,11 +524,14 @@ impl Loader<'_> {
                 format!("invalid plugin name `{}`: {rule}", parts.plugin),
             );
         }
-        if !is_dns1123_label(&parts.instance_id) {
+        if !is_dns1123_subdomain(&parts.instance_id) {
             self.diags.push(
                 Some(parts.id_pos),
                 join_path(&parts.path, "instanceID"),
-                format!("invalid instanceID `{}`: {rule}", parts.instance_id),
+                format!(
+                    "invalid instanceID `{}`: {INSTANCE_ID_RULE}",
+                    parts.instance_id
+                ),
             );
         }
         let key = format!("{}.{}", parts.plugin, parts.instance_id);
