@@ -214,3 +214,34 @@ pipelineTemplates:
         ]
     );
 }
+
+fn load_text(text: &str) -> Config {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dtm.yaml");
+    std::fs::write(&path, text).unwrap();
+    config::load(&path, &env).unwrap()
+}
+
+#[test]
+fn an_app_repo_without_name_is_named_after_the_app() {
+    let config = load_text(
+        "apps:\n- name: billing\n  spec: {language: go}\n  repo:\n    scmType: github\n    \
+         owner: team\n  repoTemplate: {url: https://github.com/team/template}\n  \
+         ci:\n  - type: github-actions\n  cd:\n  - type: argocdapp\n",
+    );
+    let repo = json!({"scmType": "github", "owner": "team", "name": "billing"});
+    let scaffold = tool(&config, "repo-scaffolding.billing");
+    assert_eq!(scaffold.options["destinationRepo"], repo);
+    assert_eq!(tool(&config, "github-actions.billing").options["scm"], repo);
+    assert_eq!(
+        tool(&config, "argocdapp.billing").options["source"]["repoURL"],
+        "https://github.com/team/billing"
+    );
+    // A name given (or taken from the URL) stays.
+    let config = load_text(
+        "apps:\n- name: a\n  repo: {url: https://github.com/team/web}\n  ci: [{type: gitlab-ci}]\n\
+         - name: b\n  repo: {scmType: gitlab, owner: g, name: other}\n  ci: [{type: gitlab-ci}]\n",
+    );
+    assert_eq!(tool(&config, "gitlab-ci.a").options["scm"]["name"], "web");
+    assert_eq!(tool(&config, "gitlab-ci.b").options["scm"]["name"], "other");
+}

@@ -8,15 +8,19 @@
 //!
 //! See docs/config.md for the options each generated tool gets.
 
+mod nodes;
+mod repo;
+
 use serde_json::{Map, Value};
 
 use super::decode::{INSTANCE_ID_RULE, Raw, ToolParts, ToolSrc, join_path};
 use super::load::Loader;
 use super::suggest::hint;
-use super::template::{LATE_OPEN, SECRET_OPEN};
 use super::vars::node_value;
-use super::yaml::{Kind, Node, Pos, Style};
+use super::yaml::{Kind, Node, Pos};
 use crate::names::is_dns1123_subdomain;
+use nodes::{get, get_mut, key_node, map_node, merge, set, set_default, str_node};
+use repo::{clone_url, default_name, normalize_repo};
 
 const APP_KEYS: &[&str] = &["name", "spec", "repo", "repoTemplate", "ci", "cd"];
 const STAGE_KEYS: &[&str] = &["type", "templateName", "vars", "options"];
@@ -27,6 +31,7 @@ const PIPELINE_PLUGINS: &[&str] = &[
     "jenkins-pipeline",
     "ci-generic",
 ];
+
 const ARGOCD: &str = "argocdapp";
 const SCAFFOLDING: &str = "repo-scaffolding";
 
@@ -115,10 +120,12 @@ impl Loader<'_> {
             Some(Value::Object(map)) => map,
             _ => Map::new(),
         };
+        let mut repo = normalize_repo(repo);
+        default_name(&mut repo, &name);
         let app = App {
             name,
             name_pos,
-            repo: normalize_repo(repo),
+            repo,
             spec,
             spec_node,
         };
@@ -352,177 +359,11 @@ impl Loader<'_> {
     }
 }
 
-fn key_node(key: &str, pos: Pos) -> Node {
-    Node::scalar(key, Style::Quoted, pos)
-}
-
-fn str_node(value: &str, pos: Pos) -> Node {
-    Node::scalar(value, Style::Quoted, pos)
-}
-
-fn map_node(entries: Vec<(Node, Node)>, pos: Pos) -> Node {
-    Node {
-        kind: Kind::Map(entries),
-        pos,
-    }
-}
-
-/// Sets `key` in a list of entries, replacing an existing value.
-fn set(entries: &mut Vec<(Node, Node)>, key: Node, value: Node) {
-    let name = key.as_scalar().map(str::to_owned);
-    match entries
-        .iter_mut()
-        .find(|(k, _)| name.is_some() && k.as_scalar() == name.as_deref())
-    {
-        Some(slot) => slot.1 = value,
-        None => entries.push((key, value)),
-    }
-}
-
-fn get_mut<'n>(node: &'n mut Node, key: &str) -> Option<&'n mut Node> {
-    match &mut node.kind {
-        Kind::Map(entries) => entries
-            .iter_mut()
-            .find(|(k, _)| k.as_scalar() == Some(key))
-            .map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-/// Adds `key: value` to a mapping node unless the key is there.
-fn set_default(node: &mut Node, key: &str, value: Node) {
-    let pos = node.pos;
-    if let Kind::Map(entries) = &mut node.kind
-        && !entries.iter().any(|(k, _)| k.as_scalar() == Some(key))
-    {
-        entries.push((key_node(key, pos), value));
-    }
-}
-
-/// Deep merge: mappings merge key by key, anything else in `over` replaces `base`.
-fn merge(base: Node, over: Node) -> Node {
-    match (base.kind, over.kind) {
-        (Kind::Map(mut entries), Kind::Map(over_entries)) => {
-            for (k, v) in over_entries {
-                let existing = entries
-                    .iter()
-                    .position(|(bk, _)| k.as_scalar().is_some() && bk.as_scalar() == k.as_scalar());
-                match existing {
-                    Some(i) => {
-                        let (bk, bv) = entries.remove(i);
-                        entries.insert(i, (bk, merge(bv, v)));
-                    }
-                    None => entries.push((k, v)),
-                }
-            }
-            Node {
-                kind: Kind::Map(entries),
-                pos: base.pos,
-            }
-        }
-        (_, kind) => Node {
-            kind,
-            pos: over.pos,
-        },
-    }
-}
-
-/// The text of a scalar that holds no secret or unbound expression.
-fn clear_text(node: &Node) -> Option<&str> {
-    node.as_scalar()
-        .filter(|s| !s.is_empty() && !s.contains(SECRET_OPEN) && !s.contains(LATE_OPEN))
-}
-
-/// Fills `scmType`, `owner` and `name` from `url` where they are not set, as DevStream does.
-fn normalize_repo(repo: &Node) -> Node {
-    let mut repo = repo.clone();
-    let Some(url_node) = repo.get("url").cloned() else {
-        return repo;
-    };
-    let Some(url) = clear_text(&url_node) else {
-        return repo;
-    };
-    let Some(parsed) = parse_repo_url(url) else {
-        return repo;
-    };
-    let pos = url_node.pos;
-    if let Some(scm) = parsed.scm_type {
-        set_default(&mut repo, "scmType", str_node(scm, pos));
-    }
-    if repo.get("org").is_none() {
-        set_default(&mut repo, "owner", str_node(&parsed.owner, pos));
-    }
-    set_default(&mut repo, "name", str_node(&parsed.name, pos));
-    repo
-}
-
-#[derive(Debug, PartialEq)]
-struct RepoUrl {
-    scm_type: Option<&'static str>,
-    owner: String,
-    name: String,
-}
-
-/// `https://github.com/owner/name(.git)`, `git@gitlab.com:group/sub/name.git`, ...
-fn parse_repo_url(url: &str) -> Option<RepoUrl> {
-    let rest = if let Some(r) = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-    {
-        r.to_owned()
-    } else {
-        let r = url.strip_prefix("ssh://").unwrap_or(url);
-        let r = r.split_once('@').map_or(r, |(_, host)| host);
-        r.replacen(':', "/", 1)
-    };
-    let (host, path) = rest.split_once('/')?;
-    let path = path.trim_end_matches('/');
-    let path = path.strip_suffix(".git").unwrap_or(path);
-    let (owner, name) = path.rsplit_once('/')?;
-    if owner.is_empty() || name.is_empty() {
-        return None;
-    }
-    let host = host.to_ascii_lowercase();
-    let scm_type = if host.contains("github") {
-        Some("github")
-    } else if host.contains("gitlab") {
-        Some("gitlab")
-    } else {
-        None
-    };
-    Some(RepoUrl {
-        scm_type,
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    })
-}
-
-/// The URL to clone the app's repo from, if it can be told.
-fn clone_url(repo: &Node) -> Option<String> {
-    if let Some(url) = repo.get("url").and_then(clear_text) {
-        return Some(url.to_owned());
-    }
-    let owner = repo
-        .get("owner")
-        .or_else(|| repo.get("org"))
-        .and_then(clear_text)?;
-    let name = repo.get("name").and_then(clear_text)?;
-    let host = match repo.get("scmType").and_then(clear_text) {
-        Some("github") => "https://github.com",
-        Some("gitlab") => repo
-            .get("baseURL")
-            .and_then(clear_text)
-            .unwrap_or("https://gitlab.com"),
-        _ => return None,
-    };
-    Some(format!("{}/{owner}/{name}", host.trim_end_matches('/')))
-}
-
 /// CI plugins take `{pipeline: <options>, scm: <app repo>}`, with `pipeline.language` from the
 /// app's spec. Options that already have a `pipeline` key are taken as the full options.
 fn pipeline_options(merged: Node, app: &App<'_>) -> Node {
     let pos = merged.pos;
-    let mut options = if merged.get("pipeline").is_some() {
+    let mut options = if get(&merged, "pipeline").is_some() {
         merged
     } else {
         map_node(vec![(key_node("pipeline", pos), merged)], pos)
@@ -598,31 +439,4 @@ fn argocd_options(mut options: Node, app: &App<'_>) -> Node {
         }
     }
     options
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repo_urls() {
-        assert_eq!(
-            parse_repo_url("https://github.com/devstream-io/service-a.git"),
-            Some(RepoUrl {
-                scm_type: Some("github"),
-                owner: "devstream-io".into(),
-                name: "service-a".into()
-            })
-        );
-        assert_eq!(
-            parse_repo_url("git@gitlab.com:group/sub/app.git"),
-            Some(RepoUrl {
-                scm_type: Some("gitlab"),
-                owner: "group/sub".into(),
-                name: "app".into()
-            })
-        );
-        assert_eq!(parse_repo_url("https://example.com"), None);
-    }
 }
