@@ -119,8 +119,11 @@ fn cd_argocdapp_gets_defaults_from_the_app() {
                 "path": "helm/service-a",
                 "repoURL": "https://github.com/devstream-io/service-a",
             },
+            // The CI pipeline's image, without the registry token.
+            "imageRepo": {"url": "docker.io/service-a", "user": "service-a"},
         })
     );
+    assert!(t.secret_paths.is_empty(), "{:?}", t.secret_paths);
 }
 
 #[test]
@@ -244,4 +247,37 @@ fn an_app_repo_without_name_is_named_after_the_app() {
     );
     assert_eq!(tool(&config, "gitlab-ci.a").options["scm"]["name"], "web");
     assert_eq!(tool(&config, "gitlab-ci.b").options["scm"]["name"], "other");
+}
+
+#[test]
+fn argocdapp_gets_https_and_the_ci_image_as_in_devstream() {
+    // DevStream's examples write repository URLs without a scheme.
+    let config = load_text(
+        "apps:\n- name: web\n  repo: {url: github.com/team/web, token: [[ env REGISTRY_TOKEN ]]}\n  \
+         ci:\n  - type: github-actions\n    options:\n      imageRepo:\n        user: team\n        \
+         password: [[ env REGISTRY_TOKEN ]]\n  cd:\n  - type: argocdapp\n\
+         - name: local\n  repo: {scmType: git, url: out/remotes/local.git}\n  cd: [{type: argocdapp}]\n\
+         - name: own\n  repo: {url: gitlab.example.com/g/own}\n  ci:\n  - type: gitlab-ci\n    \
+         options: {imageRepo: {user: ci}}\n  cd:\n  - type: argocdapp\n    options: {imageRepo: {user: cd, initalTag: \"1.0\"}}\n",
+    );
+    let web = tool(&config, "argocdapp.web");
+    assert_eq!(
+        web.options["source"]["repoURL"],
+        "https://github.com/team/web"
+    );
+    assert_eq!(web.options["imageRepo"], json!({"user": "team"}));
+    assert!(web.secret_paths.is_empty(), "{:?}", web.secret_paths);
+    // A local repository stays a path; an argocdapp's own imageRepo wins.
+    let local = tool(&config, "argocdapp.local");
+    assert_eq!(local.options["source"]["repoURL"], "out/remotes/local.git");
+    assert!(local.options.get("imageRepo").is_none());
+    let own = tool(&config, "argocdapp.own");
+    assert_eq!(
+        own.options["source"]["repoURL"],
+        "https://gitlab.example.com/g/own"
+    );
+    assert_eq!(
+        own.options["imageRepo"],
+        json!({"user": "cd", "initalTag": "1.0"})
+    );
 }

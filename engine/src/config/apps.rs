@@ -31,7 +31,8 @@ const PIPELINE_PLUGINS: &[&str] = &[
     "jenkins-pipeline",
     "ci-generic",
 ];
-
+/// The keys of a CI pipeline's `imageRepo` that `argocdapp` is given.
+const IMAGE_KEYS: &[&str] = &["url", "user", "tag", "initialTag", "initalTag"];
 const ARGOCD: &str = "argocdapp";
 const SCAFFOLDING: &str = "repo-scaffolding";
 
@@ -49,6 +50,8 @@ struct App<'a> {
     repo: Node,
     spec: Map<String, Value>,
     spec_node: Option<&'a Node>,
+    /// The `imageRepo` of the app's last CI pipeline that has one; `argocdapp` gets it.
+    image_repo: Option<Node>,
 }
 
 impl Loader<'_> {
@@ -122,12 +125,13 @@ impl Loader<'_> {
         };
         let mut repo = normalize_repo(repo);
         default_name(&mut repo, &name);
-        let app = App {
+        let mut app = App {
             name,
             name_pos,
             repo,
             spec,
             spec_node,
+            image_repo: None,
         };
 
         let mut scaffolding_key = None;
@@ -144,7 +148,8 @@ impl Loader<'_> {
                 .map(|k| (k.clone(), entry.pos))
                 .collect();
             let entry_path = format!("{path}.ci[{j}]");
-            if let Some(tool) = self.stage_tool(&app, entry, &entry_path, Stage::Ci, deps, raw) {
+            if let Some(tool) = self.stage_tool(&mut app, entry, &entry_path, Stage::Ci, deps, raw)
+            {
                 ci_keys.push(tool.tool.key());
                 out.push(tool);
             }
@@ -156,7 +161,8 @@ impl Loader<'_> {
                 .map(|k| (k.clone(), entry.pos))
                 .collect();
             let entry_path = format!("{path}.cd[{j}]");
-            if let Some(tool) = self.stage_tool(&app, entry, &entry_path, Stage::Cd, deps, raw) {
+            if let Some(tool) = self.stage_tool(&mut app, entry, &entry_path, Stage::Cd, deps, raw)
+            {
                 out.push(tool);
             }
         }
@@ -224,7 +230,7 @@ impl Loader<'_> {
 
     fn stage_tool(
         &mut self,
-        app: &App<'_>,
+        app: &mut App<'_>,
         entry: &Node,
         path: &str,
         stage: Stage,
@@ -337,6 +343,11 @@ impl Loader<'_> {
             (None, Some(o)) => o,
             (None, None) => map_node(Vec::new(), entry.pos),
         };
+        if stage == Stage::Ci
+            && let Some(image_repo) = ci_image_repo(&merged)
+        {
+            app.image_repo = Some(image_repo);
+        }
         let options = if plugin == ARGOCD {
             argocd_options(merged, app)
         } else if PIPELINE_PLUGINS.contains(&plugin.as_str()) {
@@ -357,6 +368,24 @@ impl Loader<'_> {
             path: path.to_owned(),
         })
     }
+}
+
+/// The `imageRepo` of a CI entry's options (as written, or under `pipeline` in full options),
+/// with only the keys that say where the image is: `argocdapp` needs no registry password, and
+/// a secret should not spread to a tool that does not use it.
+fn ci_image_repo(options: &Node) -> Option<Node> {
+    let image_repo = get(options, "imageRepo")
+        .or_else(|| get(options, "pipeline").and_then(|p| get(p, "imageRepo")))?;
+    let entries: Vec<(Node, Node)> = image_repo
+        .as_map()?
+        .iter()
+        .filter(|(k, _)| {
+            k.as_scalar()
+                .is_some_and(|k| IMAGE_KEYS.iter().any(|i| i.eq_ignore_ascii_case(k)))
+        })
+        .cloned()
+        .collect();
+    (!entries.is_empty()).then(|| map_node(entries, image_repo.pos))
 }
 
 /// CI plugins take `{pipeline: <options>, scm: <app repo>}`, with `pipeline.language` from the
@@ -389,8 +418,8 @@ fn pipeline_options(merged: Node, app: &App<'_>) -> Node {
 }
 
 /// argocdapp defaults as DevStream sets them: the app (in Argo CD's namespace, the only one Argo CD
-/// watches by default), the in-cluster destination, and a Helm chart under `helm/<app>` in the
-/// app's repo.
+/// watches by default), the in-cluster destination, a Helm chart under `helm/<app>` in the
+/// app's repo, and the image of the app's CI pipeline.
 fn argocd_options(mut options: Node, app: &App<'_>) -> Node {
     let pos = options.pos;
     let entry = |k: &str, v: &str| (key_node(k, pos), str_node(v, pos));
@@ -437,6 +466,9 @@ fn argocd_options(mut options: Node, app: &App<'_>) -> Node {
             }
             set_default(&mut options, "source", map_node(source, pos));
         }
+    }
+    if let Some(image_repo) = &app.image_repo {
+        set_default(&mut options, "imageRepo", image_repo.clone());
     }
     options
 }

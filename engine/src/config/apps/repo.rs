@@ -84,10 +84,15 @@ fn parse_repo_url(url: &str) -> Option<RepoUrl> {
     })
 }
 
-/// The URL to clone the app's repo from, if it can be told.
+/// The URL to clone the app's repo from, if it can be told. A `url` written without a scheme
+/// (`github.com/owner/name`, as DevStream's examples write it) gets `https://`, as DevStream
+/// gives it; local paths and `scmType: git` URLs are left as written.
 pub(super) fn clone_url(repo: &Node) -> Option<String> {
     let scm_type = get(repo, "scmType").and_then(clear_text);
     if let Some(url) = get(repo, "url").and_then(clear_text) {
+        if scm_type != Some("git") && is_host_path(url) {
+            return Some(format!("https://{url}"));
+        }
         return Some(url.to_owned());
     }
     let owner = get(repo, "owner")
@@ -104,6 +109,19 @@ pub(super) fn clone_url(repo: &Node) -> Option<String> {
         _ => return None,
     };
     Some(format!("{}/{owner}/{name}", host.trim_end_matches('/')))
+}
+
+/// `host.tld/owner/name`: no scheme, not scp-like (`git@host:path`), and a first segment that
+/// is a host name (it has a dot), not a directory of a local path.
+fn is_host_path(url: &str) -> bool {
+    if url.contains("://") || url.contains('@') || url.starts_with(['/', '.', '~']) {
+        return false;
+    }
+    let Some((host, path)) = url.split_once('/') else {
+        return false;
+    };
+    let host_name = host.split(':').next().unwrap_or(host);
+    host_name.contains('.') && !path.is_empty()
 }
 
 #[cfg(test)]
@@ -130,5 +148,22 @@ mod tests {
             })
         );
         assert_eq!(parse_repo_url("https://example.com"), None);
+    }
+
+    #[test]
+    fn host_paths_are_told_from_local_paths() {
+        for yes in ["github.com/o/n", "gitlab.example.com:8443/g/n.git"] {
+            assert!(is_host_path(yes), "{yes}");
+        }
+        for no in [
+            "https://github.com/o/n",
+            "git@github.com:o/n.git",
+            "out/remotes/service.git",
+            "./repo.git",
+            "/srv/git/n.git",
+            "github.com",
+        ] {
+            assert!(!is_host_path(no), "{no}");
+        }
     }
 }
