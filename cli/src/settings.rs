@@ -177,6 +177,7 @@ pub fn resolve_with(args: &ConfigArgs, mode: LockMode) -> Result<Resolved> {
         },
         // Read only for the secrets of tools no longer in the config, when a step needs them.
         env: EnvLookup::new(|name| std::env::var(name).ok()),
+        strict: args.strict,
     };
     Ok(Resolved {
         workspace: Workspace::new(config, settings),

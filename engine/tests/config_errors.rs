@@ -50,7 +50,7 @@ toolz: []
     assert_eq!(
         got,
         [
-            "2:3 config.stat: unknown key `stat`; did you mean `state`?; expected one of: state, pluginDir, pluginRegistry, pluginRegistryKey",
+            "2:3 config.stat: unknown key `stat`; did you mean `state`?; expected one of: state, pluginDir, pluginRegistry, pluginRegistryKey, strict",
             "6:3 tools[0].instanceId: unknown key `instanceId`; did you mean `instanceID`?; expected one of: name, instanceID, dependsOn, options, version, timeout",
             "7:3 tools[0].optoins: unknown key `optoins`; did you mean `options`?; expected one of: name, instanceID, dependsOn, options, version, timeout",
             "8:1 toolz: unknown key `toolz`; did you mean `tools`?; expected one of: config, vars, tools, apps, pipelineTemplates",

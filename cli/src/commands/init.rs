@@ -21,15 +21,15 @@ pub fn run(args: &ConfigArgs, upgrade: bool, insecure_http: bool) -> Result<Exit
     resolved.workspace.settings.registry.fetch.insecure_http |= insecure_http;
     let lock_path = resolved.workspace.config.dir.join(LOCK_FILE_NAME);
     let started = std::time::Instant::now();
-    let resolution = resolved
-        .workspace
-        .init_plugins()
-        .context("cannot initialise plugins")?;
+    let resolution = resolved.workspace.init_plugins();
+    crate::render::warnings_text(&resolved.workspace.warnings)?;
+    let resolution = resolution.context("cannot initialise plugins")?;
     let elapsed = started.elapsed();
     match resolved.output {
         Output::Json => render::json_out(&json!({
             "lock_file": lock_path,
             "lock_written": resolution.lock_written,
+            "warnings": render::warnings_json(&resolved.workspace.warnings),
             "plugins": resolution.plugins.iter().map(|p| json!({
                 "name": p.name, "version": p.version, "path": p.path, "downloaded": p.downloaded,
             })).collect::<Vec<_>>(),

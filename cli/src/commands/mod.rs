@@ -87,9 +87,8 @@ pub fn open_with(args: &ConfigArgs, mode: LockMode) -> Result<(Resolved, StateSt
         .values()
         .map(|r| r.plugin.clone())
         .collect();
-    resolved
-        .workspace
-        .load_plugins(extra)
-        .context("cannot load plugins")?;
+    let loaded = resolved.workspace.load_plugins(extra);
+    crate::render::warnings_text(&resolved.workspace.warnings)?;
+    loaded.context("cannot load plugins")?;
     Ok((resolved, store))
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use dtm_engine::plan::display_value;
 use dtm_engine::plugin::{LoadedPlugin, PluginHost, library_file_name};
-use dtm_engine::registry::{Resolved, Version, VersionReq, Want};
+use dtm_engine::registry::{LockMode, Resolved, Version, VersionReq, Want};
 use dtm_engine::workspace::load_resolved;
 use serde_json::{Value, json};
 
@@ -131,9 +131,14 @@ fn find_plugin(
     load_resolved(&host, &build).with_context(context)
 }
 
-/// The resolved config with secrets masked.
+/// The resolved config with secrets masked, option keys in each plugin's spelling (for the
+/// plugins that can be loaded without resolving anything new) and keys a plugin does not know
+/// left out, as they would go to the plugins.
 pub fn config(args: &ConfigArgs) -> Result<Exit> {
-    let cfg = settings::load_config(args)?;
+    let mut resolved = settings::resolve_with(args, LockMode::Frozen)?;
+    let warnings = resolved.workspace.load_available_plugins();
+    render::warnings_text(&warnings)?;
+    let cfg = &resolved.workspace.config;
     let tools: Vec<Value> = cfg
         .tools
         .iter()
@@ -159,6 +164,7 @@ pub fn config(args: &ConfigArgs) -> Result<Exit> {
         "state": { "backend": cfg.state.backend, "options": cfg.state.options },
         "pluginDir": cfg.plugin_dir,
         "tools": tools,
+        "warnings": render::warnings_json(&warnings),
     });
     render::json_out(&doc)?;
     Ok(Exit::Ok)
@@ -205,7 +211,10 @@ pub fn status(args: &ConfigArgs, id: Option<&str>) -> Result<Exit> {
         }));
     }
     match resolved.output {
-        Output::Json => render::json_out(&json!({ "tools": docs }))?,
+        Output::Json => render::json_out(&json!({
+            "tools": docs,
+            "warnings": render::warnings_json(&resolved.workspace.warnings),
+        }))?,
         Output::Text => {
             let mut out = std::io::stdout().lock();
             if docs.is_empty() {

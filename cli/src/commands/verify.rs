@@ -18,6 +18,7 @@ pub fn run(args: &ConfigArgs) -> Result<Exit> {
         Output::Json => {
             let mut doc = render::plan_json(&plan);
             doc["in_sync"] = json!(in_sync);
+            doc["warnings"] = render::warnings_json(&resolved.workspace.warnings);
             render::json_out(&doc)?;
         }
         Output::Text => {

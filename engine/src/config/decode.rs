@@ -14,7 +14,13 @@ use crate::names::{is_dns1123_label, is_dns1123_subdomain};
 
 /// Top-level keys of a config file.
 pub(crate) const TOP_KEYS: &[&str] = &["config", "vars", "tools", "apps", "pipelineTemplates"];
-const CONFIG_KEYS: &[&str] = &["state", "pluginDir", "pluginRegistry", "pluginRegistryKey"];
+const CONFIG_KEYS: &[&str] = &[
+    "state",
+    "pluginDir",
+    "pluginRegistry",
+    "pluginRegistryKey",
+    "strict",
+];
 const STATE_KEYS: &[&str] = &["backend", "options"];
 const TOOL_KEYS: &[&str] = &[
     "name",
@@ -43,6 +49,8 @@ pub(crate) struct Raw {
     pub plugin_registry_pos: Option<Pos>,
     pub plugin_registry_key: Option<String>,
     pub plugin_registry_key_pos: Option<Pos>,
+    pub strict: Option<bool>,
+    pub strict_pos: Option<Pos>,
     pub tools: Vec<ToolSrc>,
     /// `apps:` items with their index in their file's list.
     pub apps: Vec<(Node, usize)>,
@@ -297,6 +305,21 @@ impl Loader<'_> {
                 {
                     raw.plugin_registry_key_pos = Some(value.pos);
                     raw.plugin_registry_key = self.string(value, "config.pluginRegistryKey");
+                }
+                "strict" if self.once("config.strict", raw.strict_pos, value.pos) => {
+                    raw.strict_pos = Some(value.pos);
+                    let flag = match &value.kind {
+                        Kind::Scalar(text, Style::Plain) => plain_value(text).as_bool(),
+                        _ => None,
+                    };
+                    match flag {
+                        Some(b) => raw.strict = Some(b),
+                        None => self.diags.push(
+                            Some(value.pos),
+                            "config.strict",
+                            format!("expected true or false, found {}", value.type_name()),
+                        ),
+                    }
                 }
                 _ => {}
             }
@@ -569,6 +592,7 @@ impl Loader<'_> {
                 refs: conv.refs,
                 loc,
                 option_locs: conv.locs,
+                key_locs: conv.key_locs,
             },
             pos: parts.pos,
             deps: parts.deps,
@@ -652,6 +676,7 @@ impl Loader<'_> {
                     pointer.push_str(&escape_pointer(&key));
                     dotted.push('.');
                     dotted.push_str(&key);
+                    out.key_locs.insert(pointer.clone(), self.diags.loc(k.pos));
                     let value = self.convert(v, pointer, dotted, out);
                     pointer.truncate(p_len);
                     dotted.truncate(d_len);
@@ -671,6 +696,7 @@ struct OptionsOut {
     refs: Vec<OutputRef>,
     ref_pos: Vec<Pos>,
     locs: BTreeMap<String, super::Loc>,
+    key_locs: BTreeMap<String, super::Loc>,
 }
 
 /// `a.b` + `c` → `a.b.c`; `` + `c` → `c`.

@@ -180,6 +180,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         plugin_dir,
         plugin_registry: raw.plugin_registry,
         plugin_registry_key: raw.plugin_registry_key,
+        strict: raw.strict.unwrap_or(false),
         tools: tools.into_iter().map(|t| t.tool).collect(),
     })
 }

@@ -9,10 +9,10 @@ use dtm_backends::{Backend, BackendError, LockInfo};
 use dtm_plugin_protocol::{Manifest, Operation, Response};
 use serde_json::Value;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{CheckOptions, Config, ConfigError, Diagnostic};
 use crate::plan::{Live, Mode, Plan};
 use crate::plugin::{CallContext, HostError, LoadedPlugin, PluginHost, request};
-use crate::registry::{LockFile, RegistryError, RegistrySettings, Resolver, wants_for};
+use crate::registry::{LockFile, LockMode, RegistryError, RegistrySettings, Resolver, wants_for};
 use crate::state::State;
 use crate::store::{StateStore, StoreError};
 
@@ -34,6 +34,9 @@ pub struct Settings {
     /// Environment variables, for the secrets of tools no longer in the config (rebuilt from
     /// the variables state says they came from).
     pub env: EnvLookup,
+    /// Option keys a plugin does not know are errors, not warnings (`--strict`; the config's
+    /// `config.strict` also turns this on).
+    pub strict: bool,
 }
 
 /// Looks up environment variables. The engine reads none itself: the caller says where they come
@@ -78,6 +81,7 @@ impl Default for Settings {
             lock_timeout: Duration::ZERO,
             registry: RegistrySettings::default(),
             env: EnvLookup::default(),
+            strict: false,
         }
     }
 }
@@ -183,6 +187,9 @@ pub struct Workspace {
     pub settings: Settings,
     /// Loaded plugins by name.
     pub plugins: HashMap<String, Arc<LoadedPlugin>>,
+    /// What checking the config against its plugins warned about (option keys dtm ignored), in
+    /// file order; set by [`Workspace::load_plugins`], also when it fails.
+    pub warnings: Vec<Diagnostic>,
     host: PluginHost,
 }
 
@@ -193,6 +200,7 @@ impl Workspace {
             config,
             settings,
             plugins: HashMap::new(),
+            warnings: Vec::new(),
             host: PluginHost::default(),
         }
     }
@@ -218,7 +226,9 @@ impl Workspace {
     }
 
     /// Loads every plugin the config names, plus `extra` (plugins of resources only in state),
-    /// checks version requirements, and validates the config against the plugins' manifests.
+    /// checks version requirements, and validates the config against the plugins' manifests
+    /// (bringing option keys to each plugin's spelling and taking out keys it does not know; see
+    /// [`crate::config::validate_against_plugins`]).
     ///
     /// Each plugin comes from the first of: the override directories (development); the lock
     /// file and the plugin cache, resolving and downloading from the registry what is missing
@@ -259,17 +269,12 @@ impl Workspace {
                 Err(e) => return Err(e.into()),
             }
         }
-        let manifests: BTreeMap<String, Manifest> = self
-            .plugins
-            .iter()
-            .map(|(k, p)| (k.clone(), p.manifest().clone()))
-            .collect();
-        if let Err(e) = crate::config::validate_against_plugins(&self.config, &manifests) {
+        if let Err(e) = self.check_against_plugins() {
             // Prefer the loader's explanation of a missing plugin: it says where it looked.
             if let Some(name) = configured.iter().find(|n| !self.plugins.contains_key(*n)) {
                 self.host.load_named(name, &dirs)?;
             }
-            return Err(e.into());
+            return Err(e);
         }
         for tool in &self.config.tools {
             if let (Some(req), Some(p)) = (&tool.version, self.plugins.get(&tool.plugin)) {
@@ -286,6 +291,82 @@ impl Workspace {
             }
         }
         Ok(())
+    }
+
+    /// Checks the config against the loaded plugins' manifests (see
+    /// [`crate::config::validate_against_plugins`]) and keeps the warnings in `self.warnings`.
+    fn check_against_plugins(&mut self) -> Result<(), EngineError> {
+        let manifests: BTreeMap<String, Manifest> = self
+            .plugins
+            .iter()
+            .map(|(k, p)| (k.clone(), p.manifest().clone()))
+            .collect();
+        let options = CheckOptions {
+            strict: self.settings.strict || self.config.strict,
+        };
+        let check = crate::config::validate_against_plugins(&mut self.config, &manifests, &options);
+        self.warnings.clone_from(&check.warnings);
+        check.into_result()?;
+        Ok(())
+    }
+
+    /// Loads what it can of the plugins the config names, and brings the config's option keys
+    /// to their spelling, for showing the config: nothing fails, and no lock file is written.
+    /// A tool whose plugin cannot be loaded keeps its options as written. Returns the warnings
+    /// of [`crate::config::validate_against_plugins`].
+    pub fn load_available_plugins(&mut self) -> Vec<Diagnostic> {
+        let names: BTreeSet<String> = self.config.tools.iter().map(|t| t.plugin.clone()).collect();
+        let overrides = self.override_dirs();
+        // Locked builds only: showing a config resolves nothing new and writes no lock.
+        let frozen = RegistrySettings {
+            mode: LockMode::Frozen,
+            ..self.settings.registry.clone()
+        };
+        let resolver = Resolver::new(
+            frozen,
+            &self.config.dir,
+            self.config.plugin_registry.as_deref(),
+            self.config.plugin_registry_key.as_deref(),
+        )
+        .ok()
+        .flatten();
+        let mut lock = LockFile::load(&self.config.dir).ok();
+        for name in names {
+            let file = crate::plugin::library_file_name(&name);
+            let from_dirs = |dirs: &[PathBuf]| {
+                dirs.iter()
+                    .any(|d| d.join(&file).is_file())
+                    .then(|| self.host.load_named(&name, dirs).ok())
+                    .flatten()
+            };
+            let locked = match (&resolver, &mut lock) {
+                (Some(r), Some(lock)) if lock.plugins.contains_key(&name) => {
+                    let wants = wants_for(std::iter::empty(), [name.clone()]);
+                    r.resolve(&wants, lock, "")
+                        .ok()
+                        .and_then(|res| res.plugins.into_iter().next())
+                        .and_then(|built| load_resolved(&self.host, &built).ok())
+                }
+                _ => None,
+            };
+            let plugin = from_dirs(&overrides)
+                .or(locked)
+                .or_else(|| from_dirs(&self.settings.fallback_plugin_dirs));
+            if let Some(p) = plugin {
+                self.plugins.insert(name, p);
+            }
+        }
+        let manifests: BTreeMap<String, Manifest> = self
+            .plugins
+            .iter()
+            .map(|(k, p)| (k.clone(), p.manifest().clone()))
+            .collect();
+        let check = crate::config::validate_against_plugins(
+            &mut self.config,
+            &manifests,
+            &CheckOptions::default(),
+        );
+        check.warnings
     }
 
     /// Resolves `names` through the lock file, the cache and the registry and loads what that
@@ -366,12 +447,7 @@ impl Workspace {
             let plugin = load_resolved(&self.host, r)?;
             self.plugins.insert(r.name.clone(), plugin);
         }
-        let manifests: BTreeMap<String, Manifest> = self
-            .plugins
-            .iter()
-            .map(|(k, p)| (k.clone(), p.manifest().clone()))
-            .collect();
-        crate::config::validate_against_plugins(&self.config, &manifests)?;
+        self.check_against_plugins()?;
         Ok(resolution)
     }
 
