@@ -105,3 +105,47 @@ fn unknown_option_keys_are_warnings_with_a_place_or_errors_under_strict() {
         r.all()
     );
 }
+
+#[test]
+fn an_unknown_plugin_gets_its_place_and_a_suggestion_from_every_plugin_dtm_knows() {
+    let s = Sandbox::new();
+    // `k8s-manifest` is a library next to dtm, not a plugin this config uses.
+    s.write(
+        "config.yaml",
+        "tools:\n- name: file\n  instanceID: a\n  options: {path: a}\n\
+         - name: k8s-manifests\n  instanceID: web\n",
+    );
+    let r = s.run(&["plan"]).expect(1);
+    let err = r.stderr();
+    assert!(
+        err.contains(
+            "config.yaml:5:3: `k8s-manifests.web`: unknown plugin `k8s-manifests`; did you mean \
+             `k8s-manifest`?; looked in the plugin directories "
+        ),
+        "{}",
+        r.all()
+    );
+    assert!(err.contains("run `dtm list plugins`"), "{}", r.all());
+    assert!(!err.contains("cannot load plugins"), "{}", r.all());
+    // A directory given twice (`--plugin-dir` and where dtm is) is named once.
+    let dir = common::target_dir().display().to_string();
+    let r = s.run(&["plan", "--plugin-dir", &dir]).expect(1);
+    assert_eq!(r.stderr().matches(&dir).count(), 1, "{}", r.all());
+}
+
+#[test]
+fn option_errors_are_not_headed_cannot_load_plugins() {
+    let s = Sandbox::new();
+    s.write(
+        "config.yaml",
+        "tools:\n- name: file\n  instanceID: a\n  options: {path: 42}\n",
+    );
+    let r = s.run(&["plan"]).expect(1);
+    assert!(
+        r.stderr()
+            .starts_with("error: 1 problem in config:\n  config.yaml:4:19: `file.a.options.path`: 42 is not of type"),
+        "{}",
+        r.all()
+    );
+    assert!(!r.stderr().contains("cannot load plugins"), "{}", r.all());
+}

@@ -167,7 +167,10 @@ fn references_to_undeclared_outputs() {
 }
 
 fn check_with(config: &mut Config, strict: bool) -> config::PluginCheck {
-    let options = CheckOptions { strict };
+    let options = CheckOptions {
+        strict,
+        ..CheckOptions::default()
+    };
     config::validate_against_plugins(config, &manifests(), &options)
 }
 
@@ -274,5 +277,25 @@ fn config_strict_is_read_from_the_config() {
         err.to_string()
             .contains("dtm.yaml:2:11: `config.strict`: expected true or false, found a string"),
         "{err}"
+    );
+}
+
+#[test]
+fn unknown_plugins_are_matched_against_every_plugin_dtm_knows() {
+    let (_dir, mut config) = load("tools:\n- name: helm-instaler\n  instanceID: argocd\n");
+    let options = CheckOptions {
+        known_plugins: vec!["helm-installer".into(), "k8s-manifest".into()],
+        searched: Some("looked in the plugin directories /p".into()),
+        ..CheckOptions::default()
+    };
+    let check = config::validate_against_plugins(&mut config, &manifests(), &options);
+    let problems: Vec<String> = check.problems.iter().map(short).collect();
+    assert_eq!(
+        problems,
+        [
+            "2:3 helm-instaler.argocd: unknown plugin `helm-instaler`; did you mean \
+          `helm-installer`?; looked in the plugin directories /p; run `dtm list plugins` to see \
+          what is available"
+        ]
     );
 }

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use dtm_engine::registry::{LOCK_FILE_NAME, LockMode};
 use serde_json::json;
 
@@ -23,7 +23,7 @@ pub fn run(args: &ConfigArgs, upgrade: bool, insecure_http: bool) -> Result<Exit
     let started = std::time::Instant::now();
     let resolution = resolved.workspace.init_plugins();
     crate::render::warnings_text(&resolved.workspace.warnings)?;
-    let resolution = resolution.context("cannot initialise plugins")?;
+    let resolution = resolution.map_err(|e| super::plugin_error(e, "cannot initialise plugins"))?;
     let elapsed = started.elapsed();
     match resolved.output {
         Output::Json => render::json_out(&json!({

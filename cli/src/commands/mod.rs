@@ -12,9 +12,10 @@ mod state;
 mod verify;
 mod version;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use dtm_engine::registry::LockMode;
 use dtm_engine::store::StateStore;
+use dtm_engine::workspace::EngineError;
 
 use crate::args::{Cli, Command, ConfigArgs, ListCommand, ShowCommand};
 use crate::settings::{self, Resolved};
@@ -89,6 +90,15 @@ pub fn open_with(args: &ConfigArgs, mode: LockMode) -> Result<(Resolved, StateSt
         .collect();
     let loaded = resolved.workspace.load_plugins(extra);
     crate::render::warnings_text(&resolved.workspace.warnings)?;
-    loaded.context("cannot load plugins")?;
+    loaded.map_err(|e| plugin_error(e, "cannot load plugins"))?;
     Ok((resolved, store))
+}
+
+/// An error from loading plugins, headed `what` unless it is about the config (options, unknown
+/// plugins), which speaks for itself.
+pub fn plugin_error(e: EngineError, what: &'static str) -> anyhow::Error {
+    match e {
+        EngineError::Config(e) => e.into(),
+        e => anyhow::Error::new(e).context(what),
+    }
 }

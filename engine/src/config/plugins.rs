@@ -17,6 +17,12 @@ pub struct CheckOptions {
     /// Option keys a plugin does not know are errors instead of warnings (`--strict`,
     /// `config.strict: true`).
     pub strict: bool,
+    /// Every plugin dtm could load (plugin directories, plugin cache, registry), for the
+    /// suggestion when a tool names an unknown plugin. The manifests' names always count.
+    pub known_plugins: Vec<String>,
+    /// Where plugins were looked for, said when a tool names an unknown plugin (e.g. `looked for
+    /// libdtm_plugin_x.so in /a, /b`).
+    pub searched: Option<String>,
 }
 
 /// What [`validate_against_plugins`] found.
@@ -61,7 +67,9 @@ pub fn validate_against_plugins(
     let mut validators: HashMap<String, Option<jsonschema::Validator>> = HashMap::new();
     for tool in &mut config.tools {
         let Some(manifest) = manifests.get(&tool.plugin) else {
-            check.problems.push(unknown_plugin(tool, manifests));
+            check
+                .problems
+                .push(unknown_plugin(tool, manifests, options));
             continue;
         };
         let normalized = normalize(&mut tool.options, &manifest.options_schema);
@@ -100,14 +108,27 @@ pub fn validate_against_plugins(
     check
 }
 
-fn unknown_plugin(tool: &Tool, manifests: &BTreeMap<String, Manifest>) -> Diagnostic {
+fn unknown_plugin(
+    tool: &Tool,
+    manifests: &BTreeMap<String, Manifest>,
+    options: &CheckOptions,
+) -> Diagnostic {
+    let mut known: Vec<&str> = options.known_plugins.iter().map(String::as_str).collect();
+    known.extend(manifests.keys().map(String::as_str));
+    known.sort_unstable();
+    known.dedup();
+    let searched = options
+        .searched
+        .as_ref()
+        .map(|s| format!("; {s}"))
+        .unwrap_or_default();
     Diagnostic {
         loc: Some(tool.loc.clone()),
         key: tool.key(),
         message: format!(
-            "unknown plugin `{}`{}; run `dtm list plugins` to see what is available",
+            "unknown plugin `{}`{}{searched}; run `dtm list plugins` to see what is available",
             tool.plugin,
-            hint(&tool.plugin, manifests.keys().map(String::as_str))
+            hint(&tool.plugin, known.iter().copied())
         ),
     }
 }

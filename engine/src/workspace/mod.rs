@@ -1,5 +1,7 @@
 //! A config bound to its plugins and its state backend: the operations the CLI commands use.
 
+mod known;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -269,13 +271,7 @@ impl Workspace {
                 Err(e) => return Err(e.into()),
             }
         }
-        if let Err(e) = self.check_against_plugins() {
-            // Prefer the loader's explanation of a missing plugin: it says where it looked.
-            if let Some(name) = configured.iter().find(|n| !self.plugins.contains_key(*n)) {
-                self.host.load_named(name, &dirs)?;
-            }
-            return Err(e);
-        }
+        self.check_against_plugins()?;
         for tool in &self.config.tools {
             if let (Some(req), Some(p)) = (&tool.version, self.plugins.get(&tool.plugin)) {
                 let found = semver::Version::parse(&p.manifest().version).ok();
@@ -301,9 +297,20 @@ impl Workspace {
             .iter()
             .map(|(k, p)| (k.clone(), p.manifest().clone()))
             .collect();
-        let options = CheckOptions {
+        let mut options = CheckOptions {
             strict: self.settings.strict || self.config.strict,
+            ..CheckOptions::default()
         };
+        // Only a config naming a plugin dtm cannot find needs the look around.
+        if self
+            .config
+            .tools
+            .iter()
+            .any(|t| !manifests.contains_key(&t.plugin))
+        {
+            options.known_plugins = self.known_plugin_names();
+            options.searched = Some(self.searched_places());
+        }
         let check = crate::config::validate_against_plugins(&mut self.config, &manifests, &options);
         self.warnings.clone_from(&check.warnings);
         check.into_result()?;
@@ -388,6 +395,8 @@ impl Workspace {
         else {
             return Ok(names);
         };
+        let mut lock = LockFile::load(&self.config.dir)?;
+        let (names, mut unpublished) = split_unpublished(&resolver, &lock, names, configured);
         let tools = self
             .config
             .tools
@@ -396,7 +405,6 @@ impl Workspace {
             .map(|t| (t.plugin.as_str(), t.key(), t.version.as_ref()));
         let extra = names.iter().filter(|n| !configured.contains(*n)).cloned();
         let wants = wants_for(tools, extra);
-        let mut lock = LockFile::load(&self.config.dir)?;
         let config_arg = match self.config.files.as_slice() {
             [one] => one.display().to_string(),
             _ => self.config.dir.display().to_string(),
@@ -406,7 +414,8 @@ impl Workspace {
             let plugin = load_resolved(&self.host, &r)?;
             self.plugins.insert(r.name, plugin);
         }
-        Ok(resolution.unhandled)
+        unpublished.extend(resolution.unhandled);
+        Ok(unpublished)
     }
 
     /// `dtm init`: resolves every plugin the config names through the registry (ignoring the
@@ -431,13 +440,18 @@ impl Workspace {
             }
             .into());
         }
+        let mut lock = LockFile::load(&self.config.dir)?;
+        let configured: BTreeSet<String> =
+            self.config.tools.iter().map(|t| t.plugin.clone()).collect();
+        let names = configured.iter().cloned().collect();
+        let (names, _) = split_unpublished(&resolver, &lock, names, &configured);
         let tools = self
             .config
             .tools
             .iter()
+            .filter(|t| names.contains(&t.plugin))
             .map(|t| (t.plugin.as_str(), t.key(), t.version.as_ref()));
         let wants = wants_for(tools, std::iter::empty());
-        let mut lock = LockFile::load(&self.config.dir)?;
         let config_arg = match self.config.files.as_slice() {
             [one] => one.display().to_string(),
             _ => self.config.dir.display().to_string(),
@@ -614,6 +628,30 @@ impl Workspace {
         }
         Ok(plan)
     }
+}
+
+/// Of `names`, those the registry can resolve (locked, published, or not named by the config),
+/// and the configured plugins it cannot (neither locked nor published). Those are left for the
+/// plugin directories; if these lack them too, validation reports each with the tool that wants
+/// it. When the registry's index cannot be read, all go to the registry, which says why.
+fn split_unpublished(
+    resolver: &Resolver,
+    lock: &LockFile,
+    names: Vec<String>,
+    configured: &BTreeSet<String>,
+) -> (Vec<String>, Vec<String>) {
+    let resolvable = |n: &String| !configured.contains(n) || lock.plugins.contains_key(n);
+    // Locked plugins need no index: a run with everything locked and cached asks no server.
+    if names.iter().all(resolvable) {
+        return (names, Vec::new());
+    }
+    let index = match resolver.registry().map(|_| resolver.index()) {
+        Some(Ok(index)) => index,
+        _ => return (names, Vec::new()),
+    };
+    names
+        .into_iter()
+        .partition(|n| resolvable(n) || !index.versions(n).is_empty())
 }
 
 use std::sync::Mutex;
