@@ -149,3 +149,33 @@ fn option_errors_are_not_headed_cannot_load_plugins() {
     );
     assert!(!r.stderr().contains("cannot load plugins"), "{}", r.all());
 }
+
+#[test]
+fn argocdapp_takes_devstreams_inital_tag() {
+    // DevStream's argocdapp sample spells the tag `initalTag`; its docs also give
+    // `imageRepo.password`, which argocdapp never used: a warning here.
+    let s = Sandbox::new();
+    s.write(
+        "config.yaml",
+        "tools:\n- name: argocdapp\n  instanceID: default\n  options:\n    \
+         app: {name: hello, namespace: argocd}\n    \
+         source: {valuefile: values.yaml, path: charts/go-hello-http, repoURL: https://github.com/o/r}\n    \
+         imageRepo:\n      user: owner\n      initalTag: \"1.0.0\"\n      password: pw\n",
+    );
+    let shown = s.run(&["show", "config"]).expect(0);
+    let doc: Value = serde_json::from_str(&shown.stdout()).unwrap();
+    assert_eq!(
+        doc["tools"][0]["options"]["imageRepo"],
+        serde_json::json!({"user": "owner", "tag": "1.0.0"}),
+        "{}",
+        shown.all()
+    );
+    let plan = s.run(&["plan"]).expect(0);
+    assert!(plan.stdout().contains("1 to create"), "{}", plan.all());
+    assert!(
+        plan.stderr()
+            .contains("config.yaml:10:7: `argocdapp.default.options.imageRepo.password`"),
+        "{}",
+        plan.all()
+    );
+}
