@@ -2,10 +2,22 @@
 //! keys ignored (with a warning here), and what dtm says about plugins it does not know.
 #![allow(clippy::unwrap_used)]
 
+mod catalogue_support;
 mod common;
 
+use catalogue_support::git;
 use common::Sandbox;
 use serde_json::Value;
+
+/// A sandbox with an empty bare repository `remote.git` (branch `main`).
+fn with_remote() -> Sandbox {
+    let s = Sandbox::new();
+    git(
+        s.dir.path(),
+        &["init", "-q", "--bare", "-b", "main", "remote.git"],
+    );
+    s
+}
 
 #[test]
 fn option_keys_match_whatever_their_case_and_show_config_prints_the_plugins_spelling() {
@@ -177,5 +189,25 @@ fn argocdapp_takes_devstreams_inital_tag() {
             .contains("config.yaml:10:7: `argocdapp.default.options.imageRepo.password`"),
         "{}",
         plan.all()
+    );
+}
+
+#[test]
+fn github_actions_with_an_unknown_language_uses_the_pipeline_given() {
+    let s = with_remote();
+    s.write("ci/workflow.yml", "name: cobol\non: push\n");
+    s.write(
+        "config.yaml",
+        "tools:\n- name: github-actions\n  instanceID: default\n  options:\n    \
+         scm: {scmType: git, url: remote.git, branch: main}\n    pipeline:\n      \
+         configLocation: ci/workflow.yml\n      language: {name: cobol, framework: cics}\n",
+    );
+    s.run(&["apply", "-y"]).expect(0);
+    assert_eq!(
+        git(
+            &s.path("remote.git"),
+            &["show", "main:.github/workflows/main.yml"]
+        ),
+        "name: cobol\non: push"
     );
 }

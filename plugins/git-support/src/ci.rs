@@ -410,18 +410,20 @@ impl<F: Flavor> Plugin for CiPlugin<F> {
                 });
             }
         }
+        let given = options
+            .pipeline
+            .config_location
+            .as_deref()
+            .is_some_and(|l| !l.trim().is_empty());
         match options.language() {
+            // The language only picks the built-in pipeline; with a pipeline of its own, any
+            // language does (DevStream passed it to its templates, which dtm does not need).
+            Err(_) if given => {}
             Err(message) => problems.push(Problem {
                 path: "/pipeline/language".into(),
                 message,
             }),
-            Ok(None)
-                if options
-                    .pipeline
-                    .config_location
-                    .as_deref()
-                    .is_none_or(|l| l.trim().is_empty()) =>
-            {
+            Ok(None) if !given => {
                 problems.push(Problem {
                     path: "/pipeline".into(),
                     message: "give `configLocation` (a URL or a path to the pipeline file) or `language` (for the built-in pipeline)".into(),
@@ -542,6 +544,37 @@ mod tests {
         let req = request(Operation::Validate, "ci-test.a", Plain::example());
         let response = call(&CiPlugin::<Plain>::default(), &host, &req);
         assert!(matches!(response, Response::Done { .. }), "{response:?}");
+    }
+
+    #[test]
+    fn an_unknown_language_with_a_pipeline_of_its_own_is_fine() {
+        let host = TestHost::new();
+        let plugin = CiPlugin::<Plain>::default();
+        let cobol = |extra: Value| {
+            let mut pipeline = json!({"language": {"name": "cobol", "framework": "cics"}});
+            if let (Value::Object(p), Value::Object(e)) = (&mut pipeline, extra) {
+                p.extend(e);
+            }
+            json!({"scm": {"url": "r.git"}, "pipeline": pipeline})
+        };
+        let given = cobol(json!({"configLocation": "ci/pipeline.yml"}));
+        let response = call(
+            &plugin,
+            &host,
+            &request(Operation::Validate, "ci-test.a", given),
+        );
+        assert!(matches!(response, Response::Done { .. }), "{response:?}");
+        // Without one, the built-in pipeline needs a language it knows.
+        let response = call(
+            &plugin,
+            &host,
+            &request(Operation::Validate, "ci-test.a", cobol(json!({}))),
+        );
+        let Response::Invalid { problems } = response else {
+            panic!("expected invalid, got {response:?}");
+        };
+        assert_eq!(problems[0].path, "/pipeline/language");
+        assert!(problems[0].message.contains("cobol"), "{problems:?}");
     }
 
     fn git(dir: &Path, args: &[&str]) -> String {
