@@ -211,3 +211,45 @@ fn github_actions_with_an_unknown_language_uses_the_pipeline_given() {
         "name: cobol\non: push"
     );
 }
+
+#[test]
+fn gitlab_ci_takes_devstreams_runner_in_a_tool_and_an_app() {
+    let s = with_remote();
+    s.write(
+        "config.yaml",
+        "apps:\n- name: svc\n  spec: {language: python}\n  \
+         repo: {scmType: git, url: remote.git, branch: main}\n  ci:\n  - type: template\n    \
+         templateName: gl\npipelineTemplates:\n- name: gl\n  type: gitlab-ci\n  options:\n    \
+         imageRepo: {user: team}\n    runner:\n      enable: true\n",
+    );
+    let shown = s.run(&["show", "config"]).expect(0);
+    let doc: Value = serde_json::from_str(&shown.stdout()).unwrap();
+    assert_eq!(
+        doc["tools"][0]["options"]["runner"],
+        serde_json::json!({"enable": true}),
+        "{}",
+        shown.all()
+    );
+    let apply = s.run(&["apply", "-y"]).expect(0);
+    assert!(
+        !apply.stderr().contains("unknown option"),
+        "{}",
+        apply.all()
+    );
+    assert!(
+        apply.all().contains("does not install a GitLab runner"),
+        "{}",
+        apply.all()
+    );
+    assert!(git(&s.path("remote.git"), &["show", "main:.gitlab-ci.yml"]).contains("stages:"));
+
+    // In a tool of its own, as DevStream's gitlab-ci sample writes it.
+    s.write(
+        "config.yaml",
+        "tools:\n- name: gitlab-ci\n  instanceID: svc\n  options:\n    \
+         scm: {scmType: git, url: remote.git, branch: main}\n    \
+         pipeline: {language: {name: python}}\n    runner:\n      enable: false\n",
+    );
+    let plan = s.run(&["plan"]).expect(0);
+    assert!(!plan.stderr().contains("warning"), "{}", plan.all());
+}

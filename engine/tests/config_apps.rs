@@ -281,3 +281,16 @@ fn argocdapp_gets_https_and_the_ci_image_as_in_devstream() {
         json!({"user": "cd", "initalTag": "1.0"})
     );
 }
+
+#[test]
+fn gitlab_runner_is_lifted_out_of_the_pipeline_options() {
+    let config = load_text(
+        "apps:\n- name: svc\n  repo: {url: https://gitlab.com/g/svc}\n  ci:\n  - type: template\n    \
+         templateName: gl\npipelineTemplates:\n- name: gl\n  type: gitlab-ci\n  options:\n    \
+         imageRepo: {user: g}\n    runner:\n      enable: true\n",
+    );
+    let t = tool(&config, "gitlab-ci.svc");
+    assert_eq!(t.options["runner"], json!({"enable": true}));
+    assert_eq!(t.options["pipeline"], json!({"imageRepo": {"user": "g"}}));
+    assert_eq!(t.option_locs["/runner/enable"].line, 13);
+}

@@ -19,7 +19,7 @@ use super::suggest::hint;
 use super::vars::node_value;
 use super::yaml::{Kind, Node, Pos};
 use crate::names::is_dns1123_subdomain;
-use nodes::{get, get_mut, key_node, map_node, merge, set, set_default, str_node};
+use nodes::{get, get_mut, key_node, map_node, merge, remove, set, set_default, str_node};
 use repo::{clone_url, default_name, normalize_repo};
 
 const APP_KEYS: &[&str] = &["name", "spec", "repo", "repoTemplate", "ci", "cd"];
@@ -33,6 +33,8 @@ const PIPELINE_PLUGINS: &[&str] = &[
 ];
 /// The keys of a CI pipeline's `imageRepo` that `argocdapp` is given.
 const IMAGE_KEYS: &[&str] = &["url", "user", "tag", "initialTag", "initalTag"];
+/// Options DevStream lifts out of a CI entry's pipeline options to the tool's top level.
+const LIFTED: &[(&str, &str)] = &[("gitlab-ci", "runner")];
 const ARGOCD: &str = "argocdapp";
 const SCAFFOLDING: &str = "repo-scaffolding";
 
@@ -351,7 +353,7 @@ impl Loader<'_> {
         let options = if plugin == ARGOCD {
             argocd_options(merged, app)
         } else if PIPELINE_PLUGINS.contains(&plugin.as_str()) {
-            pipeline_options(merged, app)
+            pipeline_options(merged, &plugin, app)
         } else {
             merged
         };
@@ -389,13 +391,20 @@ fn ci_image_repo(options: &Node) -> Option<Node> {
 }
 
 /// CI plugins take `{pipeline: <options>, scm: <app repo>}`, with `pipeline.language` from the
-/// app's spec. Options that already have a `pipeline` key are taken as the full options.
-fn pipeline_options(merged: Node, app: &App<'_>) -> Node {
+/// app's spec; what DevStream lifts out of the pipeline options (gitlab-ci's `runner`) goes to
+/// the top level. Options that already have a `pipeline` key are taken as the full options.
+fn pipeline_options(merged: Node, plugin: &str, app: &App<'_>) -> Node {
     let pos = merged.pos;
     let mut options = if get(&merged, "pipeline").is_some() {
         merged
     } else {
-        map_node(vec![(key_node("pipeline", pos), merged)], pos)
+        let mut pipeline = merged;
+        let mut entries = Vec::new();
+        for (_, key) in LIFTED.iter().filter(|(p, _)| *p == plugin) {
+            entries.extend(remove(&mut pipeline, key));
+        }
+        entries.insert(0, (key_node("pipeline", pos), pipeline));
+        map_node(entries, pos)
     };
     set_default(&mut options, "scm", app.repo.clone());
     if let Some(language) = app.spec.get("language") {

@@ -18,6 +18,7 @@ impl Flavor for Generic {
         "Keeps any CI pipeline file in a repository, at a path of your choice";
     const DEFAULT_PATH: &'static str = "ci/pipeline.sh";
     const PATH_FROM_LOCATION: bool = true;
+    type Options = dtm_git_support::ci::Options;
 
     fn builtin(spec: &pipelines::Spec) -> String {
         pipelines::shell(spec)

@@ -57,6 +57,14 @@ pub(super) fn get_mut<'n>(node: &'n mut Node, key: &str) -> Option<&'n mut Node>
     }
 }
 
+/// Takes option `key` out of a mapping node.
+pub(super) fn remove(node: &mut Node, key: &str) -> Option<(Node, Node)> {
+    match &mut node.kind {
+        Kind::Map(entries) => position(entries, key).map(|i| entries.remove(i)),
+        _ => None,
+    }
+}
+
 /// Adds `key: value` to a mapping node unless the key is there (in any case).
 pub(super) fn set_default(node: &mut Node, key: &str, value: Node) {
     let pos = node.pos;
