@@ -213,6 +213,44 @@ fn github_actions_with_an_unknown_language_uses_the_pipeline_given() {
 }
 
 #[test]
+fn ci_generic_takes_devstreams_ci_block_and_project_repo() {
+    let s = with_remote();
+    s.write(
+        "ci/Jenkinsfile",
+        "pipeline { agent { label '[[ agent ]]' } }\n",
+    );
+    // DevStream's ci-generic options: `projectRepo`, and `ci` with `type` and a location
+    // (`configContents` wins over it when both are given).
+    s.write(
+        "config.yaml",
+        "tools:\n- name: ci-generic\n  instanceID: jenkins\n  options:\n    ci:\n      \
+         type: jenkins-pipeline\n      configLocation: ci/Jenkinsfile\n      \
+         vars: {agent: linux}\n    projectRepo:\n      scmType: git\n      url: remote.git\n      \
+         branch: main\n",
+    );
+    let apply = s.run(&["apply", "-y"]).expect(0);
+    assert!(!apply.stderr().contains("warning"), "{}", apply.all());
+    assert_eq!(
+        git(&s.path("remote.git"), &["show", "main:Jenkinsfile"]),
+        "pipeline { agent { label 'linux' } }"
+    );
+    s.run(&["verify"]).expect(0);
+    // An edit of the local pipeline is drift; `configContents` replaces it.
+    s.write(
+        "config.yaml",
+        "tools:\n- name: ci-generic\n  instanceID: jenkins\n  options:\n    ci:\n      \
+         type: jenkins\n      configContents:\n        Jenkinsfile: \"pipeline {}\\n\"\n    \
+         projectRepo: {scmType: git, url: remote.git, branch: main}\n",
+    );
+    s.run(&["verify"]).expect(2);
+    s.run(&["apply", "-y"]).expect(0);
+    assert_eq!(
+        git(&s.path("remote.git"), &["show", "main:Jenkinsfile"]),
+        "pipeline {}"
+    );
+}
+
+#[test]
 fn gitlab_ci_takes_devstreams_runner_in_a_tool_and_an_app() {
     let s = with_remote();
     s.write(

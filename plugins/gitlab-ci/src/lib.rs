@@ -44,6 +44,7 @@ impl FlavorOptions for Options {
             scm_pointer: "/scm",
             pipeline: self.pipeline.clone(),
             path: self.path.clone(),
+            files: None,
         })
     }
 

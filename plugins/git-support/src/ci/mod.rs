@@ -1,4 +1,4 @@
-//! The CI pipeline plugins (`github-actions`, `gitlab-ci`, `ci-generic`): a pipeline file,
+//! The CI pipeline plugins (`github-actions`, `gitlab-ci`, `ci-generic`): pipeline files,
 //! committed to a repository's branch and kept there. The three plugins differ in where the
 //! file goes, what the built-in pipeline looks like and what options they add to DevStream's
 //! `scm` and `pipeline` ([`Flavor`]).
@@ -18,7 +18,8 @@ use crate::scm::Repo;
 use files::{CiFile, Want, sha256_hex};
 
 pub use options::{
-    Ci, Commands, FlavorOptions, ImageRepo, LanguageOption, Options, Pipeline, TestOption,
+    Ci, CiFiles, Commands, FlavorOptions, ImageRepo, LAYOUT_NAMES, LanguageOption, Layout, Options,
+    Pipeline, TestOption,
 };
 
 /// What differs between the CI plugins.
@@ -75,6 +76,9 @@ fn problems(ci: &Ci) -> Vec<Problem> {
             });
         }
     }
+    if ci.files.is_some() {
+        return problems;
+    }
     let given = ci.config_location().is_some();
     match ci.language() {
         // The language only picks the built-in pipeline; with a pipeline of its own, any
@@ -95,13 +99,16 @@ fn problems(ci: &Ci) -> Vec<Problem> {
     problems
 }
 
-/// The path a status records, if it is safe to touch.
+/// The paths a status records (`files`' keys, or `path`), those that are safe to touch.
 fn recorded_paths(status: &Value) -> Vec<String> {
-    let mut paths: Vec<String> = status["path"]
-        .as_str()
-        .map(str::to_string)
-        .into_iter()
-        .collect();
+    let mut paths: Vec<String> = match status.get("files").and_then(Value::as_object) {
+        Some(files) => files.keys().cloned().collect(),
+        None => status["path"]
+            .as_str()
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
+    };
     paths.retain(|p| check_relative(p).is_ok());
     paths
 }
@@ -120,16 +127,27 @@ impl<F: Flavor> CiPlugin<F> {
         Ok(repo)
     }
 
-    /// The status: the file's `path` and `sha256`.
+    /// The status: one file's `path` and `sha256`, or several files' `files` (path → SHA-256).
     fn status(repo: &Repo, files: &[(String, Value)], source: Value) -> Value {
-        let (path, sha) = files.first().cloned().unwrap_or_default();
-        json!({
+        let mut status = json!({
             "repoURL": repo.url,
             "branch": repo.branch,
-            "path": path,
-            "sha256": sha,
             "sourceSha256": source,
-        })
+        });
+        match files {
+            [(path, sha)] => {
+                status["path"] = json!(path);
+                status["sha256"] = sha.clone();
+            }
+            _ => {
+                status["files"] = files
+                    .iter()
+                    .cloned()
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+        }
+        status
     }
 
     fn done(repo: &Repo, files: &[(String, Value)], source: Value, commit: Option<String>) -> Done {
@@ -225,8 +243,14 @@ impl<F: Flavor> Plugin for CiPlugin<F> {
 
     fn info() -> PluginInfo {
         PluginInfo::new(F::NAME, env!("CARGO_PKG_VERSION"), F::DESCRIPTION)
-            .output("path", "path of the pipeline file in the repository")
-            .output("sha256", "SHA-256 of the pipeline file dtm wrote")
+            .output(
+                "path",
+                "path of the pipeline file in the repository (the first, of several)",
+            )
+            .output(
+                "sha256",
+                "SHA-256 of the pipeline file dtm wrote (the first, of several)",
+            )
             .output("repoURL", "URL (or path) of the repository")
             .output("branch", "the branch holding the pipeline")
             .output("commit", "the commit that last wrote the pipeline")
@@ -267,6 +291,7 @@ impl<F: Flavor> Plugin for CiPlugin<F> {
             let sha = fetched.read(ctx, &f.path)?.map(|b| sha256_hex(&b));
             shas.push((f.path.clone(), json!(sha)));
         }
+        // Gone when none of its files is there; a missing one of several is drift.
         if shas.iter().all(|(_, sha)| sha.is_null()) {
             return Ok(None);
         }

@@ -1,5 +1,6 @@
 //! The CI plugins' options: DevStream's `scm` and `pipeline` ([`Options`], what github-actions
-//! takes) and the shape every CI plugin's options come down to ([`Ci`]).
+//! takes), the shape every CI plugin's options come down to ([`Ci`]), and DevStream's `ci:`
+//! block of pipeline files ([`CiFiles`], ci-generic).
 
 use std::collections::BTreeMap;
 
@@ -146,6 +147,7 @@ impl FlavorOptions for Options {
             scm_pointer: "/scm",
             pipeline: self.pipeline.clone(),
             path: self.path.clone(),
+            files: None,
         })
     }
 }
@@ -161,6 +163,8 @@ pub struct Ci {
     pub pipeline: Pipeline,
     /// dtm: path of the pipeline file.
     pub path: Option<String>,
+    /// Pipeline files given as DevStream's `ci:` block, instead of `pipeline`.
+    pub files: Option<CiFiles>,
 }
 
 impl Ci {
@@ -194,4 +198,72 @@ impl Ci {
             .map(str::trim)
             .filter(|l| !l.is_empty())
     }
+}
+
+/// Where DevStream's `ci.type` puts pipeline files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `.github/workflows/<file name>`, for each YAML file.
+    GitHub,
+    /// `.gitlab-ci.yml`.
+    GitLab,
+    /// `Jenkinsfile`.
+    Jenkins,
+}
+
+/// The `ci.type` values, as DevStream's code (`github`) and its samples (`github-actions`) write
+/// them.
+pub const LAYOUT_NAMES: &str =
+    "github (github-actions), gitlab (gitlab-ci), jenkins (jenkins-pipeline)";
+
+impl Layout {
+    /// The layout `ci.type` names (any case).
+    pub fn parse(kind: &str) -> Option<Layout> {
+        match kind.trim().to_ascii_lowercase().as_str() {
+            "github" | "github-actions" => Some(Layout::GitHub),
+            "gitlab" | "gitlab-ci" => Some(Layout::GitLab),
+            "jenkins" | "jenkins-pipeline" => Some(Layout::Jenkins),
+            _ => None,
+        }
+    }
+
+    /// Where a file named `name` goes.
+    pub fn path_of(self, name: &str) -> String {
+        match self {
+            Layout::GitHub => {
+                let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+                format!(".github/workflows/{base}")
+            }
+            Layout::GitLab => ".gitlab-ci.yml".to_string(),
+            Layout::Jenkins => "Jenkinsfile".to_string(),
+        }
+    }
+
+    /// Whether a file of a `configLocation` directory is a pipeline file of this layout.
+    pub fn selects(self, name: &str) -> bool {
+        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        match self {
+            Layout::GitHub => base.ends_with(".yml") || base.ends_with(".yaml"),
+            Layout::GitLab => base == ".gitlab-ci.yml",
+            Layout::Jenkins => base == "Jenkinsfile",
+        }
+    }
+
+    /// Whether this layout holds more than one file.
+    pub fn many(self) -> bool {
+        self == Layout::GitHub
+    }
+}
+
+/// Pipeline files given as DevStream's `ci:` block.
+#[derive(Debug, Clone, Default)]
+pub struct CiFiles {
+    /// Where the files go (`ci.type`); None: `path`, or the files' own names.
+    pub layout: Option<Layout>,
+    /// A URL, a local file or a local directory of pipeline files (`ci.configLocation`).
+    pub location: Option<String>,
+    /// File name → content (`ci.configContents`); wins over `location`.
+    pub contents: BTreeMap<String, String>,
+    /// Values for `[[ name ]]` placeholders in the files (`ci.vars`).
+    pub vars: BTreeMap<String, Value>,
 }
