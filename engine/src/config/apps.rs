@@ -283,44 +283,9 @@ impl Loader<'_> {
                 );
                 return None;
             };
-            let Some(template) = raw.templates.get(&template_name) else {
-                self.diags.push(
-                    Some(tn_pos),
-                    join_path(path, "templateName"),
-                    format!(
-                        "unknown pipeline template `{template_name}`{}",
-                        hint(
-                            &template_name,
-                            raw.template_names.iter().map(String::as_str)
-                        )
-                    ),
-                );
-                return None;
-            };
-            // The template sees `appName`, the app's spec and this entry's vars (which win),
-            // then the global `vars:`.
-            let mut extra = Map::new();
-            extra.insert("appName".into(), Value::String(app.name.clone()));
-            extra.extend(app.spec.clone());
-            if let Some(Value::Object(entry_vars)) = vars.map(node_value) {
-                extra.extend(entry_vars);
-            }
-            let base = template
-                .options
-                .as_ref()
-                .filter(|o| !o.is_null())
-                .map(|o| self.instantiate(o, Some(&extra)));
-            if let Some(base) = &base
-                && base.as_map().is_none()
-            {
-                self.diags.push(
-                    Some(base.pos),
-                    format!("pipelineTemplates.{template_name}.options"),
-                    format!("expected a mapping, found {}", base.type_name()),
-                );
-                return None;
-            }
-            (template.plugin.clone(), tn_pos, base)
+            let (plugin, base) =
+                self.bind_template(app, &template_name, tn_pos, vars, path, raw)?;
+            (plugin, tn_pos, base)
         } else {
             if let Some((_, pos)) = template_name {
                 self.diags.push(
@@ -345,18 +310,7 @@ impl Loader<'_> {
             (None, Some(o)) => o,
             (None, None) => map_node(Vec::new(), entry.pos),
         };
-        if stage == Stage::Ci
-            && let Some(image_repo) = ci_image_repo(&merged)
-        {
-            app.image_repo = Some(image_repo);
-        }
-        let options = if plugin == ARGOCD {
-            argocd_options(merged, app)
-        } else if PIPELINE_PLUGINS.contains(&plugin.as_str()) {
-            pipeline_options(merged, &plugin, app)
-        } else {
-            merged
-        };
+        let options = shape_options(merged, &plugin, stage, app);
         self.build_tool(ToolParts {
             plugin,
             plugin_pos,
@@ -369,6 +323,70 @@ impl Loader<'_> {
             pos: entry.pos,
             path: path.to_owned(),
         })
+    }
+
+    /// The plugin and options of pipeline template `name`, bound for this app: the template
+    /// sees `appName`, the app's spec and the entry's `vars` (which win), then the global
+    /// `vars:`.
+    fn bind_template(
+        &mut self,
+        app: &App<'_>,
+        name: &str,
+        name_pos: Pos,
+        vars: Option<&Node>,
+        path: &str,
+        raw: &Raw,
+    ) -> Option<(String, Option<Node>)> {
+        let Some(template) = raw.templates.get(name) else {
+            self.diags.push(
+                Some(name_pos),
+                join_path(path, "templateName"),
+                format!(
+                    "unknown pipeline template `{name}`{}",
+                    hint(name, raw.template_names.iter().map(String::as_str))
+                ),
+            );
+            return None;
+        };
+        let mut extra = Map::new();
+        extra.insert("appName".into(), Value::String(app.name.clone()));
+        extra.extend(app.spec.clone());
+        if let Some(Value::Object(entry_vars)) = vars.map(node_value) {
+            extra.extend(entry_vars);
+        }
+        let base = template
+            .options
+            .as_ref()
+            .filter(|o| !o.is_null())
+            .map(|o| self.instantiate(o, Some(&extra)));
+        if let Some(base) = &base
+            && base.as_map().is_none()
+        {
+            self.diags.push(
+                Some(base.pos),
+                format!("pipelineTemplates.{name}.options"),
+                format!("expected a mapping, found {}", base.type_name()),
+            );
+            return None;
+        }
+        Some((template.plugin.clone(), base))
+    }
+}
+
+/// A CI/CD tool's options, shaped for its plugin as DevStream shapes them. A CI entry's image
+/// is remembered for the app's `argocdapp`.
+fn shape_options(merged: Node, plugin: &str, stage: Stage, app: &mut App<'_>) -> Node {
+    if stage == Stage::Ci
+        && let Some(image_repo) = ci_image_repo(&merged)
+    {
+        app.image_repo = Some(image_repo);
+    }
+    if plugin == ARGOCD {
+        argocd_options(merged, app)
+    } else if PIPELINE_PLUGINS.contains(&plugin) {
+        pipeline_options(merged, plugin, app)
+    } else {
+        merged
     }
 }
 
