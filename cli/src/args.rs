@@ -57,6 +57,9 @@ pub(crate) struct ConfigArgs {
     /// Step timeout for tools that set no `timeout` of their own.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = humantime::parse_duration)]
     pub timeout: std::time::Duration,
+    /// Option keys a plugin does not know are errors, not warnings (as `config.strict: true`).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Confirmation flag for commands that change things.

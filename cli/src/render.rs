@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use console::Style;
+use dtm_engine::config::Diagnostic;
 use dtm_engine::executor::{Outcome, StepResult, ToolResult};
 use dtm_engine::plan::{Action, Change, Plan, Reason, display_value};
 use dtm_engine::text::{Plural, count};
@@ -265,4 +266,32 @@ pub(crate) fn json_out(v: &Value) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, v)?;
     writeln!(out)
+}
+
+/// Prints warnings about the config on stderr, one per line.
+pub(crate) fn warnings_text(warnings: &[Diagnostic]) -> std::io::Result<()> {
+    let style = console::Style::new().yellow().bold().for_stderr();
+    let mut err = std::io::stderr().lock();
+    for w in warnings {
+        writeln!(err, "{} {w}", style.apply_to("warning:"))?;
+    }
+    Ok(())
+}
+
+/// Warnings about the config as JSON: `[{file, line, column, key, message}]`.
+pub(crate) fn warnings_json(warnings: &[Diagnostic]) -> Value {
+    Value::Array(
+        warnings
+            .iter()
+            .map(|w| {
+                json!({
+                    "file": w.loc.as_ref().map(|l| l.file.display().to_string()),
+                    "line": w.loc.as_ref().map(|l| l.line),
+                    "column": w.loc.as_ref().map(|l| l.col),
+                    "key": w.key,
+                    "message": w.message,
+                })
+            })
+            .collect(),
+    )
 }

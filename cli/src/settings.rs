@@ -253,6 +253,7 @@ impl WorkspaceSettings {
             registry,
             // Read only for the secrets of tools no longer in the config, when a step needs them.
             env: env.lookup(),
+            strict: args.strict,
         };
         Ok(Self {
             workspace: Workspace::new(config, settings),

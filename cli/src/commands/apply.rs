@@ -146,7 +146,11 @@ fn locked(
         record_secret_sources(kind, &ws.config, store)?;
         store.compact().context("cannot save state")?;
         if json {
-            render::json_out(&json!({ "plan": render::plan_json(&plan), "outcome": null }))?;
+            render::json_out(&json!({
+                "plan": render::plan_json(&plan),
+                "outcome": null,
+                "warnings": render::warnings_json(&ws.warnings),
+            }))?;
         }
         return Ok(Exit::Ok);
     }
@@ -174,7 +178,11 @@ fn locked(
     };
     let outcome = execute(&plan, &input, store, &opts);
     if json {
-        render::json_out(&json!({ "plan": render::plan_json(&plan), "outcome": outcome }))?;
+        render::json_out(&json!({
+            "plan": render::plan_json(&plan),
+            "outcome": outcome,
+            "warnings": render::warnings_json(&ws.warnings),
+        }))?;
     } else {
         render::outcome_text(&mut std::io::stdout().lock(), &outcome, kind.title())?;
     }

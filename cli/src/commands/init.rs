@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use dtm_engine::registry::{LOCK_FILE_NAME, LockMode};
 use dtm_engine::text::count;
 use serde_json::json;
@@ -17,15 +17,15 @@ pub(super) fn run(mut resolved: WorkspaceSettings) -> Result<Exit> {
     let upgrade = resolved.workspace.settings.registry.mode == LockMode::Upgrade;
     let lock_path = resolved.workspace.config.dir.join(LOCK_FILE_NAME);
     let started = std::time::Instant::now();
-    let resolution = resolved
-        .workspace
-        .init_plugins()
-        .context("cannot initialise plugins")?;
+    let resolution = resolved.workspace.init_plugins();
+    crate::render::warnings_text(&resolved.workspace.warnings)?;
+    let resolution = resolution.map_err(|e| super::plugin_error(e, "cannot initialise plugins"))?;
     let elapsed = started.elapsed();
     match resolved.output {
         Output::Json => render::json_out(&json!({
             "lock_file": lock_path,
             "lock_written": resolution.lock_written,
+            "warnings": render::warnings_json(&resolved.workspace.warnings),
             "plugins": resolution.plugins.iter().map(|p| json!({
                 "name": p.name, "version": p.version, "path": p.path, "downloaded": p.downloaded,
             })).collect::<Vec<_>>(),

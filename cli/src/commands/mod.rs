@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use dtm_backends::Backend;
 use dtm_engine::registry::LockMode;
 use dtm_engine::store::{StateStore, lock_waiting};
-use dtm_engine::workspace::lock_info;
+use dtm_engine::workspace::{EngineError, lock_info};
 
 use crate::args::{Cli, Command, ListCommand, ShowCommand};
 use crate::exit::Exit;
@@ -86,7 +86,7 @@ pub(crate) fn dispatch(cli: Cli, env: &Environment) -> Result<Exit> {
                 schema,
                 &PluginSettings::resolve(env),
             )?,
-            None => show::config(ConfigSettings::resolve(&config, env)?)?,
+            None => show::config(workspace(&config, LockMode::Frozen)?)?,
         },
         Command::Show {
             what: ShowCommand::Status { config, id },
@@ -122,10 +122,9 @@ pub(crate) fn open(mut settings: WorkspaceSettings) -> Result<(WorkspaceSettings
         .values()
         .map(|r| r.plugin.clone())
         .collect();
-    settings
-        .workspace
-        .load_plugins(extra)
-        .context("cannot load plugins")?;
+    let loaded = settings.workspace.load_plugins(extra);
+    crate::render::warnings_text(&settings.workspace.warnings)?;
+    loaded.map_err(|e| plugin_error(e, "cannot load plugins"))?;
     Ok((settings, store))
 }
 
@@ -179,4 +178,13 @@ pub(crate) fn with_state_lock<S: Lockable + ?Sized, T>(
         )
     })?;
     Ok(value)
+}
+
+/// An error from loading plugins, headed `what` unless it is about the config (options, unknown
+/// plugins), which speaks for itself.
+pub(crate) fn plugin_error(e: EngineError, what: &'static str) -> anyhow::Error {
+    match e {
+        EngineError::Config(e) => e.into(),
+        e => anyhow::Error::new(e).context(what),
+    }
 }

@@ -12,7 +12,11 @@ pub(super) fn run(settings: WorkspaceSettings, detailed_exitcode: bool) -> Resul
     let (resolved, store) = super::open(settings)?;
     let plan = resolved.workspace.plan(&store.state, Mode::Apply)?;
     match resolved.output {
-        Output::Json => render::json_out(&render::plan_json(&plan))?,
+        Output::Json => {
+            let mut doc = render::plan_json(&plan);
+            doc["warnings"] = render::warnings_json(&resolved.workspace.warnings);
+            render::json_out(&doc)?;
+        }
         Output::Text => render::plan_text(&mut std::io::stdout().lock(), &plan)?,
     }
     Ok(if detailed_exitcode && plan.has_changes() {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::args::{ConfigArgs, Output, RegistryFlags};
 use crate::exit::Exit;
 use crate::render;
-use crate::settings::{self, ConfigSettings, PluginSettings, WorkspaceSettings};
+use crate::settings::{self, PluginSettings, WorkspaceSettings};
 
 /// A plugin's commented sample config, or its manifest with `-o json`, or its options schema
 /// with `schema`. The plugin is found as [`find_plugin`] says.
@@ -139,9 +139,13 @@ fn find_plugin(
     load_resolved(&host, &build).with_context(context)
 }
 
-/// The resolved config with secrets masked.
-pub(super) fn config(settings: ConfigSettings) -> Result<Exit> {
-    let cfg = settings.config;
+/// The resolved config with secrets masked, option keys in each plugin's spelling (for the
+/// plugins that can be loaded without resolving anything new) and keys a plugin does not know
+/// left out, as they would go to the plugins. `settings` are resolved with the lock file frozen.
+pub(super) fn config(mut resolved: WorkspaceSettings) -> Result<Exit> {
+    let warnings = resolved.workspace.load_available_plugins();
+    render::warnings_text(&warnings)?;
+    let cfg = &resolved.workspace.config;
     let tools: Vec<Value> = cfg
         .tools
         .iter()
@@ -167,6 +171,7 @@ pub(super) fn config(settings: ConfigSettings) -> Result<Exit> {
         "state": { "backend": cfg.state.backend, "options": cfg.state.options },
         "pluginDir": cfg.plugin_dir,
         "tools": tools,
+        "warnings": render::warnings_json(&warnings),
     });
     render::json_out(&doc)?;
     Ok(Exit::Ok)
@@ -213,7 +218,10 @@ pub(super) fn status(settings: WorkspaceSettings, id: Option<&str>) -> Result<Ex
         }));
     }
     match resolved.output {
-        Output::Json => render::json_out(&json!({ "tools": docs }))?,
+        Output::Json => render::json_out(&json!({
+            "tools": docs,
+            "warnings": render::warnings_json(&resolved.workspace.warnings),
+        }))?,
         Output::Text => {
             let mut out = std::io::stdout().lock();
             if docs.is_empty() {

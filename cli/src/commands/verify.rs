@@ -19,6 +19,7 @@ pub(super) fn run(settings: WorkspaceSettings) -> Result<Exit> {
         Output::Json => {
             let mut doc = render::plan_json(&plan);
             doc["in_sync"] = json!(in_sync);
+            doc["warnings"] = render::warnings_json(&resolved.workspace.warnings);
             render::json_out(&doc)?;
         }
         Output::Text => {

@@ -10,6 +10,7 @@ mod catalogue_stories;
 mod catalogue_support;
 mod common;
 mod concurrency;
+mod devstream_compat;
 mod devstream_configs;
 mod docs_examples;
 mod examples;

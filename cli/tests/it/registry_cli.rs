@@ -1085,3 +1085,25 @@ fn list_plugins_shows_the_registry_and_the_cache_and_survives_an_unreachable_reg
         "{v}"
     );
 }
+
+#[test]
+fn an_unknown_plugin_with_a_registry_is_named_at_its_tool() {
+    let w = World::new();
+    let srv = Server::start(&w.registry());
+    let p = w.project("p", &srv.url());
+    let config = std::fs::read_to_string(p.join("dtm.yaml")).unwrap();
+    std::fs::write(
+        p.join("dtm.yaml"),
+        config.replace("- name: file\n", "- name: fille\n"),
+    )
+    .unwrap();
+    for command in ["init", "plan"] {
+        let err = w.in_project(&p, &[command, "-f", "dtm.yaml"]).fails();
+        assert!(
+            err.contains(
+                "dtm.yaml:4:3: `fille.motd`: unknown plugin `fille`; did you mean `file`?"
+            ) && err.contains(&format!("and registry {}", srv.url())),
+            "{command}: {err}"
+        );
+    }
+}

@@ -8,15 +8,19 @@
 //!
 //! See docs/config.md for the options each generated tool gets.
 
+mod nodes;
+mod repo;
+
 use serde_json::{Map, Value};
 
-use super::decode::{Raw, ToolParts, ToolSrc, join_path};
+use super::decode::{INSTANCE_ID_RULE, Raw, ToolParts, ToolSrc, join_path};
 use super::load::Loader;
 use super::suggest::hint;
-use super::template::{LATE_OPEN, SECRET_OPEN};
 use super::vars::node_value;
-use super::yaml::{Kind, Node, Pos, Style};
-use crate::names::is_dns1123_label;
+use super::yaml::{Kind, Node, Pos};
+use crate::names::is_dns1123_subdomain;
+use nodes::{get, get_mut, key_node, map_node, merge, remove, set, set_default, str_node};
+use repo::{clone_url, default_name, normalize_repo};
 
 const APP_KEYS: &[&str] = &["name", "spec", "repo", "repoTemplate", "ci", "cd"];
 const STAGE_KEYS: &[&str] = &["type", "templateName", "vars", "options"];
@@ -27,6 +31,10 @@ const PIPELINE_PLUGINS: &[&str] = &[
     "jenkins-pipeline",
     "ci-generic",
 ];
+/// The keys of a CI pipeline's `imageRepo` that `argocdapp` is given.
+const IMAGE_KEYS: &[&str] = &["url", "user", "tag", "initialTag", "initalTag"];
+/// Options DevStream lifts out of a CI entry's pipeline options to the tool's top level.
+const LIFTED: &[(&str, &str)] = &[("gitlab-ci", "runner")];
 const ARGOCD: &str = "argocdapp";
 const SCAFFOLDING: &str = "repo-scaffolding";
 
@@ -44,6 +52,8 @@ struct App<'a> {
     repo: Node,
     spec: Map<String, Value>,
     spec_node: Option<&'a Node>,
+    /// The `imageRepo` of the app's last CI pipeline that has one; `argocdapp` gets it.
+    image_repo: Option<Node>,
 }
 
 impl Loader<'_> {
@@ -88,14 +98,12 @@ impl Loader<'_> {
             );
             return;
         };
-        if !is_dns1123_label(&name) {
+        if !is_dns1123_subdomain(&name) {
             self.diags.push(
                 Some(name_pos),
                 join_path(path, "name"),
                 format!(
-                    "invalid app name `{name}`: it becomes an instanceID, so it must be a \
-                     DNS-1123 label (lower-case letters, digits and '-', starting and ending \
-                     with a letter or digit, at most 63 characters)"
+                    "invalid app name `{name}`: it becomes an instanceID, so it {INSTANCE_ID_RULE}"
                 ),
             );
             return;
@@ -117,12 +125,15 @@ impl Loader<'_> {
             Some(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        let app = App {
+        let mut repo = normalize_repo(repo);
+        default_name(&mut repo, &name);
+        let mut app = App {
             name,
             name_pos,
-            repo: normalize_repo(repo),
+            repo,
             spec,
             spec_node,
+            image_repo: None,
         };
 
         let mut scaffolding_key = None;
@@ -139,7 +150,8 @@ impl Loader<'_> {
                 .map(|k| (k.clone(), entry.pos))
                 .collect();
             let entry_path = format!("{path}.ci[{j}]");
-            if let Some(tool) = self.stage_tool(&app, entry, &entry_path, Stage::Ci, deps, raw) {
+            if let Some(tool) = self.stage_tool(&mut app, entry, &entry_path, Stage::Ci, deps, raw)
+            {
                 ci_keys.push(tool.tool.key());
                 out.push(tool);
             }
@@ -151,7 +163,8 @@ impl Loader<'_> {
                 .map(|k| (k.clone(), entry.pos))
                 .collect();
             let entry_path = format!("{path}.cd[{j}]");
-            if let Some(tool) = self.stage_tool(&app, entry, &entry_path, Stage::Cd, deps, raw) {
+            if let Some(tool) = self.stage_tool(&mut app, entry, &entry_path, Stage::Cd, deps, raw)
+            {
                 out.push(tool);
             }
         }
@@ -219,7 +232,7 @@ impl Loader<'_> {
 
     fn stage_tool(
         &mut self,
-        app: &App<'_>,
+        app: &mut App<'_>,
         entry: &Node,
         path: &str,
         stage: Stage,
@@ -270,44 +283,9 @@ impl Loader<'_> {
                 );
                 return None;
             };
-            let Some(template) = raw.templates.get(&template_name) else {
-                self.diags.push(
-                    Some(tn_pos),
-                    join_path(path, "templateName"),
-                    format!(
-                        "unknown pipeline template `{template_name}`{}",
-                        hint(
-                            &template_name,
-                            raw.template_names.iter().map(String::as_str)
-                        )
-                    ),
-                );
-                return None;
-            };
-            // The template sees `appName`, the app's spec and this entry's vars (which win),
-            // then the global `vars:`.
-            let mut extra = Map::new();
-            extra.insert("appName".into(), Value::String(app.name.clone()));
-            extra.extend(app.spec.clone());
-            if let Some(Value::Object(entry_vars)) = vars.map(node_value) {
-                extra.extend(entry_vars);
-            }
-            let base = template
-                .options
-                .as_ref()
-                .filter(|o| !o.is_null())
-                .map(|o| self.instantiate(o, Some(&extra)));
-            if let Some(base) = &base
-                && base.as_map().is_none()
-            {
-                self.diags.push(
-                    Some(base.pos),
-                    format!("pipelineTemplates.{template_name}.options"),
-                    format!("expected a mapping, found {}", base.type_name()),
-                );
-                return None;
-            }
-            (template.plugin.clone(), tn_pos, base)
+            let (plugin, base) =
+                self.bind_template(app, &template_name, tn_pos, vars, path, raw)?;
+            (plugin, tn_pos, base)
         } else {
             if let Some((_, pos)) = template_name {
                 self.diags.push(
@@ -332,13 +310,7 @@ impl Loader<'_> {
             (None, Some(o)) => o,
             (None, None) => map_node(Vec::new(), entry.pos),
         };
-        let options = if plugin == ARGOCD {
-            argocd_options(merged, app)
-        } else if PIPELINE_PLUGINS.contains(&plugin.as_str()) {
-            pipeline_options(merged, app)
-        } else {
-            merged
-        };
+        let options = shape_options(merged, &plugin, stage, app);
         self.build_tool(ToolParts {
             plugin,
             plugin_pos,
@@ -352,182 +324,105 @@ impl Loader<'_> {
             path: path.to_owned(),
         })
     }
-}
 
-fn key_node(key: &str, pos: Pos) -> Node {
-    Node::scalar(key, Style::Quoted, pos)
-}
-
-fn str_node(value: &str, pos: Pos) -> Node {
-    Node::scalar(value, Style::Quoted, pos)
-}
-
-fn map_node(entries: Vec<(Node, Node)>, pos: Pos) -> Node {
-    Node {
-        kind: Kind::Map(entries),
-        pos,
-    }
-}
-
-/// Sets `key` in a list of entries, replacing an existing value.
-fn set(entries: &mut Vec<(Node, Node)>, key: Node, value: Node) {
-    let name = key.as_scalar().map(str::to_owned);
-    match entries
-        .iter_mut()
-        .find(|(k, _)| name.is_some() && k.as_scalar() == name.as_deref())
-    {
-        Some(slot) => slot.1 = value,
-        None => entries.push((key, value)),
-    }
-}
-
-fn get_mut<'n>(node: &'n mut Node, key: &str) -> Option<&'n mut Node> {
-    match &mut node.kind {
-        Kind::Map(entries) => entries
-            .iter_mut()
-            .find(|(k, _)| k.as_scalar() == Some(key))
-            .map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-/// Adds `key: value` to a mapping node unless the key is there.
-fn set_default(node: &mut Node, key: &str, value: Node) {
-    let pos = node.pos;
-    if let Kind::Map(entries) = &mut node.kind
-        && !entries.iter().any(|(k, _)| k.as_scalar() == Some(key))
-    {
-        entries.push((key_node(key, pos), value));
-    }
-}
-
-/// Deep merge: mappings merge key by key, anything else in `over` replaces `base`.
-fn merge(base: Node, over: Node) -> Node {
-    match (base.kind, over.kind) {
-        (Kind::Map(mut entries), Kind::Map(over_entries)) => {
-            for (k, v) in over_entries {
-                let existing = entries
-                    .iter()
-                    .position(|(bk, _)| k.as_scalar().is_some() && bk.as_scalar() == k.as_scalar());
-                match existing {
-                    Some(i) => {
-                        let (bk, bv) = entries.remove(i);
-                        entries.insert(i, (bk, merge(bv, v)));
-                    }
-                    None => entries.push((k, v)),
-                }
-            }
-            Node {
-                kind: Kind::Map(entries),
-                pos: base.pos,
-            }
+    /// The plugin and options of pipeline template `name`, bound for this app: the template
+    /// sees `appName`, the app's spec and the entry's `vars` (which win), then the global
+    /// `vars:`.
+    fn bind_template(
+        &mut self,
+        app: &App<'_>,
+        name: &str,
+        name_pos: Pos,
+        vars: Option<&Node>,
+        path: &str,
+        raw: &Raw,
+    ) -> Option<(String, Option<Node>)> {
+        let Some(template) = raw.templates.get(name) else {
+            self.diags.push(
+                Some(name_pos),
+                join_path(path, "templateName"),
+                format!(
+                    "unknown pipeline template `{name}`{}",
+                    hint(name, raw.template_names.iter().map(String::as_str))
+                ),
+            );
+            return None;
+        };
+        let mut extra = Map::new();
+        extra.insert("appName".into(), Value::String(app.name.clone()));
+        extra.extend(app.spec.clone());
+        if let Some(Value::Object(entry_vars)) = vars.map(node_value) {
+            extra.extend(entry_vars);
         }
-        (_, kind) => Node {
-            kind,
-            pos: over.pos,
-        },
+        let base = template
+            .options
+            .as_ref()
+            .filter(|o| !o.is_null())
+            .map(|o| self.instantiate(o, Some(&extra)));
+        if let Some(base) = &base
+            && base.as_map().is_none()
+        {
+            self.diags.push(
+                Some(base.pos),
+                format!("pipelineTemplates.{name}.options"),
+                format!("expected a mapping, found {}", base.type_name()),
+            );
+            return None;
+        }
+        Some((template.plugin.clone(), base))
     }
 }
 
-/// The text of a scalar that holds no secret or unbound expression.
-fn clear_text(node: &Node) -> Option<&str> {
-    node.as_scalar()
-        .filter(|s| !s.is_empty() && !s.contains(SECRET_OPEN) && !s.contains(LATE_OPEN))
-}
-
-/// Fills `scmType`, `owner` and `name` from `url` where they are not set, as DevStream does.
-fn normalize_repo(repo: &Node) -> Node {
-    let mut repo = repo.clone();
-    let Some(url_node) = repo.get("url").cloned() else {
-        return repo;
-    };
-    let Some(url) = clear_text(&url_node) else {
-        return repo;
-    };
-    let Some(parsed) = parse_repo_url(url) else {
-        return repo;
-    };
-    let pos = url_node.pos;
-    if let Some(scm) = parsed.scm_type {
-        set_default(&mut repo, "scmType", str_node(scm, pos));
-    }
-    if repo.get("org").is_none() {
-        set_default(&mut repo, "owner", str_node(&parsed.owner, pos));
-    }
-    set_default(&mut repo, "name", str_node(&parsed.name, pos));
-    repo
-}
-
-#[derive(Debug, PartialEq)]
-struct RepoUrl {
-    scm_type: Option<&'static str>,
-    owner: String,
-    name: String,
-}
-
-/// `https://github.com/owner/name(.git)`, `git@gitlab.com:group/sub/name.git`, ...
-fn parse_repo_url(url: &str) -> Option<RepoUrl> {
-    let rest = if let Some(r) = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
+/// A CI/CD tool's options, shaped for its plugin as DevStream shapes them. A CI entry's image
+/// is remembered for the app's `argocdapp`.
+fn shape_options(merged: Node, plugin: &str, stage: Stage, app: &mut App<'_>) -> Node {
+    if stage == Stage::Ci
+        && let Some(image_repo) = ci_image_repo(&merged)
     {
-        r.to_owned()
-    } else {
-        let r = url.strip_prefix("ssh://").unwrap_or(url);
-        let r = r.split_once('@').map_or(r, |(_, host)| host);
-        r.replacen(':', "/", 1)
-    };
-    let (host, path) = rest.split_once('/')?;
-    let path = path.trim_end_matches('/');
-    let path = path.strip_suffix(".git").unwrap_or(path);
-    let (owner, name) = path.rsplit_once('/')?;
-    if owner.is_empty() || name.is_empty() {
-        return None;
+        app.image_repo = Some(image_repo);
     }
-    let host = host.to_ascii_lowercase();
-    let scm_type = if host.contains("github") {
-        Some("github")
-    } else if host.contains("gitlab") {
-        Some("gitlab")
+    if plugin == ARGOCD {
+        argocd_options(merged, app)
+    } else if PIPELINE_PLUGINS.contains(&plugin) {
+        pipeline_options(merged, plugin, app)
     } else {
-        None
-    };
-    Some(RepoUrl {
-        scm_type,
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    })
+        merged
+    }
 }
 
-/// The URL to clone the app's repo from, if it can be told.
-fn clone_url(repo: &Node) -> Option<String> {
-    if let Some(url) = repo.get("url").and_then(clear_text) {
-        return Some(url.to_owned());
-    }
-    let owner = repo
-        .get("owner")
-        .or_else(|| repo.get("org"))
-        .and_then(clear_text)?;
-    let name = repo.get("name").and_then(clear_text)?;
-    let host = match repo.get("scmType").and_then(clear_text) {
-        Some("github") => "https://github.com",
-        Some("gitlab") => repo
-            .get("baseURL")
-            .and_then(clear_text)
-            .unwrap_or("https://gitlab.com"),
-        _ => return None,
-    };
-    Some(format!("{}/{owner}/{name}", host.trim_end_matches('/')))
+/// The `imageRepo` of a CI entry's options (as written, or under `pipeline` in full options),
+/// with only the keys that say where the image is: `argocdapp` needs no registry password, and
+/// a secret should not spread to a tool that does not use it.
+fn ci_image_repo(options: &Node) -> Option<Node> {
+    let image_repo = get(options, "imageRepo")
+        .or_else(|| get(options, "pipeline").and_then(|p| get(p, "imageRepo")))?;
+    let entries: Vec<(Node, Node)> = image_repo
+        .as_map()?
+        .iter()
+        .filter(|(k, _)| {
+            k.as_scalar()
+                .is_some_and(|k| IMAGE_KEYS.iter().any(|i| i.eq_ignore_ascii_case(k)))
+        })
+        .cloned()
+        .collect();
+    (!entries.is_empty()).then(|| map_node(entries, image_repo.pos))
 }
 
 /// CI plugins take `{pipeline: <options>, scm: <app repo>}`, with `pipeline.language` from the
-/// app's spec. Options that already have a `pipeline` key are taken as the full options.
-fn pipeline_options(merged: Node, app: &App<'_>) -> Node {
+/// app's spec; what DevStream lifts out of the pipeline options (gitlab-ci's `runner`) goes to
+/// the top level. Options that already have a `pipeline` key are taken as the full options.
+fn pipeline_options(merged: Node, plugin: &str, app: &App<'_>) -> Node {
     let pos = merged.pos;
-    let mut options = if merged.get("pipeline").is_some() {
+    let mut options = if get(&merged, "pipeline").is_some() {
         merged
     } else {
-        map_node(vec![(key_node("pipeline", pos), merged)], pos)
+        let mut pipeline = merged;
+        let mut entries = Vec::new();
+        for (_, key) in LIFTED.iter().filter(|(p, _)| *p == plugin) {
+            entries.extend(remove(&mut pipeline, key));
+        }
+        entries.insert(0, (key_node("pipeline", pos), pipeline));
+        map_node(entries, pos)
     };
     set_default(&mut options, "scm", app.repo.clone());
     if let Some(language) = app.spec.get("language") {
@@ -550,8 +445,8 @@ fn pipeline_options(merged: Node, app: &App<'_>) -> Node {
 }
 
 /// argocdapp defaults as DevStream sets them: the app (in Argo CD's namespace, the only one Argo CD
-/// watches by default), the in-cluster destination, and a Helm chart under `helm/<app>` in the
-/// app's repo.
+/// watches by default), the in-cluster destination, a Helm chart under `helm/<app>` in the
+/// app's repo, and the image of the app's CI pipeline.
 fn argocd_options(mut options: Node, app: &App<'_>) -> Node {
     let pos = options.pos;
     let entry = |k: &str, v: &str| (key_node(k, pos), str_node(v, pos));
@@ -599,32 +494,8 @@ fn argocd_options(mut options: Node, app: &App<'_>) -> Node {
             set_default(&mut options, "source", map_node(source, pos));
         }
     }
-    options
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repo_urls() {
-        assert_eq!(
-            parse_repo_url("https://github.com/devstream-io/service-a.git"),
-            Some(RepoUrl {
-                scm_type: Some("github"),
-                owner: "devstream-io".into(),
-                name: "service-a".into()
-            })
-        );
-        assert_eq!(
-            parse_repo_url("git@gitlab.com:group/sub/app.git"),
-            Some(RepoUrl {
-                scm_type: Some("gitlab"),
-                owner: "group/sub".into(),
-                name: "app".into()
-            })
-        );
-        assert_eq!(parse_repo_url("https://example.com"), None);
+    if let Some(image_repo) = &app.image_repo {
+        set_default(&mut options, "imageRepo", image_repo.clone());
     }
+    options
 }

@@ -10,11 +10,17 @@ use super::suggest::{did_you_mean, hint};
 use super::template::SECRET_OPEN;
 use super::yaml::{Kind, Node, Pos, Style, plain_value};
 use super::{OutputRef, SecretSource, StateConfig, Tool};
-use crate::names::is_dns1123_label;
+use crate::names::{is_dns1123_label, is_dns1123_subdomain};
 
 /// Top-level keys of a config file.
 pub(crate) const TOP_KEYS: &[&str] = &["config", "vars", "tools", "apps", "pipelineTemplates"];
-const CONFIG_KEYS: &[&str] = &["state", "pluginDir", "pluginRegistry", "pluginRegistryKey"];
+const CONFIG_KEYS: &[&str] = &[
+    "state",
+    "pluginDir",
+    "pluginRegistry",
+    "pluginRegistryKey",
+    "strict",
+];
 const STATE_KEYS: &[&str] = &["backend", "options"];
 const TOOL_KEYS: &[&str] = &[
     "name",
@@ -25,6 +31,10 @@ const TOOL_KEYS: &[&str] = &[
     "timeout",
 ];
 const TEMPLATE_KEYS: &[&str] = &["name", "type", "options"];
+/// What an `instanceID` (and an app's name, which becomes one) must look like.
+pub(crate) const INSTANCE_ID_RULE: &str = "must be a DNS-1123 subdomain: lower-case letters, \
+    digits, '-' and '.', each dot-separated part starting and ending with a letter or digit, at \
+    most 253 characters";
 /// State backends dtm knows.
 pub(crate) const BACKENDS: &[&str] = dtm_backends::BackendKind::NAMES;
 
@@ -39,6 +49,8 @@ pub(crate) struct Raw {
     pub plugin_registry_pos: Option<Pos>,
     pub plugin_registry_key: Option<String>,
     pub plugin_registry_key_pos: Option<Pos>,
+    pub strict: Option<bool>,
+    pub strict_pos: Option<Pos>,
     pub tools: Vec<ToolSrc>,
     /// `apps:` items with their index in their file's list.
     pub apps: Vec<(Node, usize)>,
@@ -299,6 +311,21 @@ impl Loader<'_> {
                     raw.plugin_registry_key_pos = Some(value.pos);
                     raw.plugin_registry_key = self.string(value, "config.pluginRegistryKey");
                 }
+                "strict" if self.once("config.strict", raw.strict_pos, value.pos) => {
+                    raw.strict_pos = Some(value.pos);
+                    let flag = match &value.kind {
+                        Kind::Scalar(text, Style::Plain) => plain_value(text).as_bool(),
+                        _ => None,
+                    };
+                    match flag {
+                        Some(b) => raw.strict = Some(b),
+                        None => self.diags.push(
+                            Some(value.pos),
+                            "config.strict",
+                            format!("expected true or false, found {}", value.type_name()),
+                        ),
+                    }
+                }
                 _ => {}
             }
         }
@@ -525,11 +552,14 @@ impl Loader<'_> {
                 format!("invalid plugin name `{}`: {rule}", parts.plugin),
             );
         }
-        if !is_dns1123_label(&parts.instance_id) {
+        if !is_dns1123_subdomain(&parts.instance_id) {
             self.diags.push(
                 Some(parts.id_pos),
                 join_path(&parts.path, "instanceID"),
-                format!("invalid instanceID `{}`: {rule}", parts.instance_id),
+                format!(
+                    "invalid instanceID `{}`: {INSTANCE_ID_RULE}",
+                    parts.instance_id
+                ),
             );
         }
         let key = format!("{}.{}", parts.plugin, parts.instance_id);
@@ -567,6 +597,7 @@ impl Loader<'_> {
                 refs: conv.refs,
                 loc,
                 option_locs: conv.locs,
+                key_locs: conv.key_locs,
             },
             pos: parts.pos,
             deps: parts.deps,
@@ -650,6 +681,7 @@ impl Loader<'_> {
                     pointer.push_str(&escape_pointer(&key));
                     dotted.push('.');
                     dotted.push_str(&key);
+                    out.key_locs.insert(pointer.clone(), self.diags.loc(k.pos));
                     let value = self.convert(v, pointer, dotted, out);
                     pointer.truncate(p_len);
                     dotted.truncate(d_len);
@@ -669,6 +701,7 @@ struct OptionsOut {
     refs: Vec<OutputRef>,
     ref_pos: Vec<Pos>,
     locs: BTreeMap<String, super::Loc>,
+    key_locs: BTreeMap<String, super::Loc>,
 }
 
 /// `a.b` + `c` → `a.b.c`; `` + `c` → `c`.

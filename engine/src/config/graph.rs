@@ -21,9 +21,10 @@ impl Loader<'_> {
             let key = t.tool.key();
             let mut depends: Vec<String> = Vec::new();
             for (dep, pos) in &t.deps {
+                // Plugin names have no dots, instance IDs may: the first dot splits.
                 let well_formed = dep
                     .split_once('.')
-                    .is_some_and(|(n, id)| !n.is_empty() && !id.is_empty() && !id.contains('.'));
+                    .is_some_and(|(n, id)| !n.is_empty() && !id.is_empty());
                 if !well_formed {
                     self.diags.push(
                         Some(*pos),

@@ -81,8 +81,9 @@ struct Source {
     sections: Vec<Section>,
     /// Late token index of each expression inside `vars:` or `pipelineTemplates:`.
     late: Vec<Option<usize>>,
-    /// Line range of `vars:` when its own parse failed (the full parse would repeat the error).
-    broken_vars: Option<(u32, u32)>,
+    /// Line ranges of `vars:` sections whose own parse failed (the full parse would repeat the
+    /// error).
+    broken_vars: Vec<(u32, u32)>,
 }
 
 /// Loads a config from a file or a directory (every `*.yaml`/`*.yml` in it, by name).
@@ -109,7 +110,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             text,
             exprs,
             sections,
-            broken_vars: None,
+            broken_vars: Vec::new(),
         });
     }
 
@@ -141,15 +142,17 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
                 for (pos, message) in parsed.problems {
                     loader.diags.push(Some(pos), String::new(), message);
                 }
-                if let Some(root) = parsed.root {
-                    let has_vars_section = source.sections.iter().any(|s| s.key == "vars");
-                    loader.decode_root(&root, has_vars_section, &mut raw);
+                // Documents (`---`) merge as files do.
+                let has_vars_section = source.sections.iter().any(|s| s.key == "vars");
+                for root in &parsed.docs {
+                    loader.decode_root(root, has_vars_section, &mut raw);
                 }
             }
             Err((pos, message)) => {
                 let repeated = source
                     .broken_vars
-                    .is_some_and(|(from, to)| (from..to).contains(&pos.line));
+                    .iter()
+                    .any(|&(from, to)| (from..to).contains(&pos.line));
                 if !repeated {
                     loader.diags.push(Some(pos), String::new(), message);
                 }
@@ -182,6 +185,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         plugin_dir,
         plugin_registry: raw.plugin_registry,
         plugin_registry_key: raw.plugin_registry_key,
+        strict: raw.strict.unwrap_or(false),
         tools: tools.into_iter().map(|t| t.tool).collect(),
     })
 }
@@ -271,13 +275,22 @@ impl Loader<'_> {
         format!("{}{index}{}", template::LATE_OPEN, template::LATE_CLOSE)
     }
 
-    /// Parses the file's `vars:` section on its own (the rest of the file may not be YAML until
-    /// substituted) and defines its variables.
+    /// Parses each of the file's `vars:` sections (one per document) on its own (the rest of
+    /// the file may not be YAML until substituted) and defines their variables.
     fn read_vars(&mut self, index: usize, source: &mut Source) {
+        let sections: Vec<Section> = source
+            .sections
+            .iter()
+            .filter(|s| s.key == "vars")
+            .cloned()
+            .collect();
+        for section in &sections {
+            self.read_vars_section(index, source, section);
+        }
+    }
+
+    fn read_vars_section(&mut self, index: usize, source: &mut Source, section: &Section) {
         let file = file_index(index);
-        let Some(section) = source.sections.iter().find(|s| s.key == "vars") else {
-            return;
-        };
         let (text, map) = template::render(
             &source.text,
             section.range.clone(),
@@ -290,13 +303,13 @@ impl Loader<'_> {
             Err((pos, message)) => {
                 let lines = source.text[section.range.clone()].lines().count();
                 let end = section.line + u32::try_from(lines).unwrap_or(u32::MAX);
-                source.broken_vars = Some((section.line, end));
+                source.broken_vars.push((section.line, end));
                 self.diags.push(Some(pos), "vars", message);
                 return;
             }
         };
         // Problems inside `vars:` show up again in the full parse; report them there.
-        let Some(vars) = parsed.root.as_ref().and_then(|r| r.get("vars")) else {
+        let Some(vars) = parsed.docs.first().and_then(|r| r.get("vars")) else {
             return;
         };
         if vars.is_null() {

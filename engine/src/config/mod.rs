@@ -21,6 +21,7 @@ mod apps;
 mod decode;
 mod graph;
 mod load;
+mod options;
 mod plugins;
 mod refs;
 mod suggest;
@@ -29,7 +30,8 @@ mod vars;
 mod yaml;
 
 pub use load::load;
-pub use plugins::validate_against_plugins;
+pub use options::ALIASES_KEYWORD;
+pub use plugins::{CheckOptions, PluginCheck, validate_against_plugins};
 pub use refs::resolve_refs;
 pub(crate) use vars::value_text;
 pub(crate) use yaml::plain_value;
@@ -119,6 +121,8 @@ pub struct Config {
     /// `config.pluginRegistryKey`: a minisign public key (base64) trusted for this config's
     /// plugins, besides the built-in keys and those in the dtm home.
     pub plugin_registry_key: Option<String>,
+    /// `config.strict`: option keys a plugin does not know are errors, not warnings.
+    pub strict: bool,
     /// Tool instances: every `tools:` entry in file order, then the tools expanded from `apps:`
     /// (in app order).
     pub tools: Vec<Tool>,
@@ -154,6 +158,9 @@ pub struct Tool {
     pub loc: Loc,
     /// Location of each option value, keyed by JSON pointer, for schema errors.
     pub option_locs: BTreeMap<String, Loc>,
+    /// Location of each option key, keyed by the JSON pointer of its value, for messages about
+    /// keys.
+    pub key_locs: BTreeMap<String, Loc>,
 }
 
 impl Tool {

@@ -37,16 +37,22 @@ pub(crate) fn find_refs(s: &str) -> Vec<RefSpan> {
     out
 }
 
+/// `name.instanceID.outputs.key`: the plugin name is up to the first dot, the key after the last,
+/// and the instance ID (which may hold dots) in between.
 fn parse_ref(inner: &str) -> Result<(String, String), String> {
     let t = inner.trim();
-    let parts: Vec<&str> = t.split('.').collect();
-    match parts.as_slice() {
-        [name, instance, "outputs", key]
+    let parsed = t.split_once('.').and_then(|(name, rest)| {
+        let (head, key) = rest.rsplit_once('.')?;
+        let instance = head.strip_suffix(".outputs")?;
+        Some((name, instance, key))
+    });
+    match parsed {
+        Some((name, instance, key))
             if [name, instance, key]
                 .iter()
                 .all(|p| !p.is_empty() && !p.contains(char::is_whitespace)) =>
         {
-            Ok((format!("{name}.{instance}"), (*key).to_owned()))
+            Ok((format!("{name}.{instance}"), key.to_owned()))
         }
         _ => Err(format!(
             "malformed output reference `${{{{ {t} }}}}`: expected `${{{{ name.instanceID.outputs.key }}}}`"
@@ -149,5 +155,9 @@ mod tests {
         assert_eq!(r[0].parsed, Ok(("a.b".into(), "c".into())));
         assert!(r[1].parsed.is_err());
         assert!(r[2].parsed.is_err());
+        let dotted = find_refs("${{ file.eu.prod.outputs.path }}");
+        assert_eq!(dotted[0].parsed, Ok(("file.eu.prod".into(), "path".into())));
+        assert!(find_refs("${{ file.a.outputs. }}")[0].parsed.is_err());
+        assert!(find_refs("${{ file.outputs.path }}")[0].parsed.is_err());
     }
 }

@@ -150,27 +150,26 @@ pub(crate) struct Section {
 }
 
 /// Splits a file into its top-level sections by looking at lines that start in column 0 (what a
-/// block mapping at the top level looks like). Only the first YAML document counts.
+/// block mapping at the top level looks like). Every YAML document counts: a `---` or `...`
+/// line ends the section before it, so a file may repeat a key in each of its documents.
 pub(crate) fn sections(text: &str) -> Vec<Section> {
     let mut out: Vec<Section> = Vec::new();
     let mut offset = 0usize;
-    let mut seen_content = false;
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let bytes = line.as_bytes();
         let starts_doc = line.starts_with("---") || line.starts_with("...");
-        if starts_doc && seen_content {
-            if let Some(last) = out.last_mut() {
+        if starts_doc {
+            if let Some(last) = out.last_mut().filter(|l| l.range.end > offset) {
                 last.range.end = offset;
             }
-            return out;
+            offset += line.len();
+            continue;
         }
         let top_key = !bytes.is_empty()
             && !bytes[0].is_ascii_whitespace()
-            && !matches!(bytes[0], b'#' | b'-' | b'}' | b']')
-            && !starts_doc;
+            && !matches!(bytes[0], b'#' | b'-' | b'}' | b']');
         if top_key {
-            seen_content = true;
-            if let Some(last) = out.last_mut() {
+            if let Some(last) = out.last_mut().filter(|l| l.range.end > offset) {
                 last.range.end = offset;
             }
             let key = line
@@ -326,6 +325,18 @@ mod tests {
         assert_eq!(map.map(3, 1), (2, 3));
         // Lines after a multi-line replacement shift back.
         assert_eq!(map.map(4, 0), (3, 0));
+    }
+
+    #[test]
+    fn sections_of_every_document() {
+        let text = "config:\n  a: 1\n---\ntools:\n- a\n---\nvars:\n  x: 1\n...\n---\ntools:\n- b\n";
+        let s = sections(text);
+        let keys: Vec<_> = s.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(keys, ["config", "tools", "vars", "tools"]);
+        assert_eq!(&text[s[0].range.clone()], "config:\n  a: 1\n");
+        assert_eq!(&text[s[2].range.clone()], "vars:\n  x: 1\n");
+        assert_eq!(&text[s[3].range.clone()], "tools:\n- b\n");
+        assert_eq!(s[3].line, 11);
     }
 
     #[test]

@@ -211,9 +211,9 @@ fn is_yaml_float(s: &str) -> bool {
 /// The result of parsing one text.
 #[derive(Debug)]
 pub(crate) struct Parsed {
-    /// The first document's root; None for an empty file.
-    pub root: Option<Node>,
-    /// Problems that do not stop parsing (duplicate keys, several documents, bad aliases).
+    /// The root of each document (`---` separates them), in order; none for an empty file.
+    pub docs: Vec<Node>,
+    /// Problems that do not stop parsing (duplicate keys, bad aliases).
     pub problems: Vec<(Pos, String)>,
 }
 
@@ -225,15 +225,14 @@ pub(crate) fn parse(text: &str, file: u32, map: &SourceMap) -> Result<Parsed, (P
         map,
         stack: Vec::new(),
         anchors: HashMap::new(),
-        docs: 0,
-        root: None,
+        docs: Vec::new(),
         problems: Vec::new(),
         alias_budget: ALIAS_BUDGET,
     };
     let mut parser = Parser::new_from_str(text);
     match parser.load(&mut builder, true) {
         Ok(()) => Ok(Parsed {
-            root: builder.root,
+            docs: builder.docs,
             problems: builder.problems,
         }),
         Err(e) => {
@@ -265,8 +264,7 @@ struct Builder<'a> {
     map: &'a SourceMap,
     stack: Vec<Frame>,
     anchors: HashMap<usize, (Node, usize)>,
-    docs: usize,
-    root: Option<Node>,
+    docs: Vec<Node>,
     problems: Vec<(Pos, String)>,
     alias_budget: usize,
 }
@@ -291,11 +289,7 @@ impl Builder<'_> {
 
     fn add(&mut self, node: Node) {
         match self.stack.last_mut() {
-            None => {
-                if self.root.is_none() && self.docs <= 1 {
-                    self.root = Some(node);
-                }
-            }
+            None => self.docs.push(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
                 entries, key, pos, ..
@@ -422,18 +416,6 @@ fn count_nodes(node: &Node) -> usize {
 impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
-            Event::DocumentStart => {
-                self.docs += 1;
-                if self.docs == 2 {
-                    let pos = self.pos(mark);
-                    self.problems.push((
-                        pos,
-                        "a config file holds one YAML document; put further documents (`---`) \
-                         in their own files and pass the directory"
-                            .into(),
-                    ));
-                }
-            }
             Event::Scalar(text, style, anchor, _tag) => {
                 let style = match style {
                     TScalarStyle::Plain => Style::Plain,
@@ -506,7 +488,11 @@ impl MarkedEventReceiver for Builder<'_> {
                 };
                 self.add(node);
             }
-            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+            Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd
+            | Event::Nothing => {}
         }
     }
 }
@@ -538,7 +524,7 @@ mod tests {
     fn positions_and_merge_keys() {
         let text = "a: 1\nb: &x {k: 1, j: 2}\nc:\n  <<: *x\n  k: 3\n";
         let parsed = parse(text, 0, &SourceMap::default()).unwrap();
-        let root = parsed.root.unwrap();
+        let root = parsed.docs.into_iter().next().unwrap();
         assert_eq!((root.pos.line, root.pos.col), (1, 1));
         let c = root.get("c").unwrap();
         assert_eq!((c.pos.line, c.pos.col), (4, 3));

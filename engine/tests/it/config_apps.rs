@@ -119,8 +119,11 @@ fn cd_argocdapp_gets_defaults_from_the_app() {
                 "path": "helm/service-a",
                 "repoURL": "https://github.com/devstream-io/service-a",
             },
+            // The CI pipeline's image, without the registry token.
+            "imageRepo": {"url": "docker.io/service-a", "user": "service-a"},
         })
     );
+    assert!(t.secret_paths.is_empty(), "{:?}", t.secret_paths);
 }
 
 #[test]
@@ -200,8 +203,8 @@ pipelineTemplates:
         got,
         [
             "2:9 apps[0].name: invalid app name `Service_A`: it becomes an instanceID, so it must \
-             be a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a \
-             letter or digit, at most 63 characters)",
+             be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', each dot-separated \
+             part starting and ending with a letter or digit, at most 253 characters",
             "4:3 apps[1].repo: app `b` is missing `repo` (where the app's code lives)",
             "7:19 apps[1].ci[0].templateName: unknown pipeline template `ci-for-gh`; did you mean \
              `ci-for-gh-actions`?",
@@ -213,4 +216,81 @@ pipelineTemplates:
             "19:12 : undefined variable `imageRepo`; define it under `vars:`",
         ]
     );
+}
+
+fn load_text(text: &str) -> Config {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dtm.yaml");
+    std::fs::write(&path, text).unwrap();
+    config::load(&path, &env).unwrap()
+}
+
+#[test]
+fn an_app_repo_without_name_is_named_after_the_app() {
+    let config = load_text(
+        "apps:\n- name: billing\n  spec: {language: go}\n  repo:\n    scmType: github\n    \
+         owner: team\n  repoTemplate: {url: https://github.com/team/template}\n  \
+         ci:\n  - type: github-actions\n  cd:\n  - type: argocdapp\n",
+    );
+    let repo = json!({"scmType": "github", "owner": "team", "name": "billing"});
+    let scaffold = tool(&config, "repo-scaffolding.billing");
+    assert_eq!(scaffold.options["destinationRepo"], repo);
+    assert_eq!(tool(&config, "github-actions.billing").options["scm"], repo);
+    assert_eq!(
+        tool(&config, "argocdapp.billing").options["source"]["repoURL"],
+        "https://github.com/team/billing"
+    );
+    // A name given (or taken from the URL) stays.
+    let config = load_text(
+        "apps:\n- name: a\n  repo: {url: https://github.com/team/web}\n  ci: [{type: gitlab-ci}]\n\
+         - name: b\n  repo: {scmType: gitlab, owner: g, name: other}\n  ci: [{type: gitlab-ci}]\n",
+    );
+    assert_eq!(tool(&config, "gitlab-ci.a").options["scm"]["name"], "web");
+    assert_eq!(tool(&config, "gitlab-ci.b").options["scm"]["name"], "other");
+}
+
+#[test]
+fn argocdapp_gets_https_and_the_ci_image_as_in_devstream() {
+    // DevStream's examples write repository URLs without a scheme.
+    let config = load_text(
+        "apps:\n- name: web\n  repo: {url: github.com/team/web, token: [[ env REGISTRY_TOKEN ]]}\n  \
+         ci:\n  - type: github-actions\n    options:\n      imageRepo:\n        user: team\n        \
+         password: [[ env REGISTRY_TOKEN ]]\n  cd:\n  - type: argocdapp\n\
+         - name: local\n  repo: {scmType: git, url: out/remotes/local.git}\n  cd: [{type: argocdapp}]\n\
+         - name: own\n  repo: {url: gitlab.example.com/g/own}\n  ci:\n  - type: gitlab-ci\n    \
+         options: {imageRepo: {user: ci}}\n  cd:\n  - type: argocdapp\n    options: {imageRepo: {user: cd, initalTag: \"1.0\"}}\n",
+    );
+    let web = tool(&config, "argocdapp.web");
+    assert_eq!(
+        web.options["source"]["repoURL"],
+        "https://github.com/team/web"
+    );
+    assert_eq!(web.options["imageRepo"], json!({"user": "team"}));
+    assert!(web.secret_paths.is_empty(), "{:?}", web.secret_paths);
+    // A local repository stays a path; an argocdapp's own imageRepo wins.
+    let local = tool(&config, "argocdapp.local");
+    assert_eq!(local.options["source"]["repoURL"], "out/remotes/local.git");
+    assert!(local.options.get("imageRepo").is_none());
+    let own = tool(&config, "argocdapp.own");
+    assert_eq!(
+        own.options["source"]["repoURL"],
+        "https://gitlab.example.com/g/own"
+    );
+    assert_eq!(
+        own.options["imageRepo"],
+        json!({"user": "cd", "initalTag": "1.0"})
+    );
+}
+
+#[test]
+fn gitlab_runner_is_lifted_out_of_the_pipeline_options() {
+    let config = load_text(
+        "apps:\n- name: svc\n  repo: {url: https://gitlab.com/g/svc}\n  ci:\n  - type: template\n    \
+         templateName: gl\npipelineTemplates:\n- name: gl\n  type: gitlab-ci\n  options:\n    \
+         imageRepo: {user: g}\n    runner:\n      enable: true\n",
+    );
+    let t = tool(&config, "gitlab-ci.svc");
+    assert_eq!(t.options["runner"], json!({"enable": true}));
+    assert_eq!(t.options["pipeline"], json!({"imageRepo": {"user": "g"}}));
+    assert_eq!(t.option_locs["/runner/enable"].line, 13);
 }

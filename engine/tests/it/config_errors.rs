@@ -50,7 +50,7 @@ toolz: []
     assert_eq!(
         got,
         [
-            "2:3 config.stat: unknown key `stat`; did you mean `state`?; expected one of: state, pluginDir, pluginRegistry, pluginRegistryKey",
+            "2:3 config.stat: unknown key `stat`; did you mean `state`?; expected one of: state, pluginDir, pluginRegistry, pluginRegistryKey, strict",
             "6:3 tools[0].instanceId: unknown key `instanceId`; did you mean `instanceID`?; expected one of: name, instanceID, dependsOn, options, version, timeout",
             "7:3 tools[0].optoins: unknown key `optoins`; did you mean `options`?; expected one of: name, instanceID, dependsOn, options, version, timeout",
             "8:1 toolz: unknown key `toolz`; did you mean `tools`?; expected one of: config, vars, tools, apps, pipelineTemplates",
@@ -112,11 +112,12 @@ fn names_must_be_dns_labels() {
         "tools:\n- name: File_Plugin\n  instanceID: golang-github\n- name: file\n  instanceID: -bad\n- name: file\n  instanceID: default\n",
     );
     let rule = "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+    let id_rule = "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or digit, at most 253 characters";
     assert_eq!(
         got,
         [
             format!("2:9 tools[0].name: invalid plugin name `File_Plugin`: {rule}"),
-            format!("5:15 tools[1].instanceID: invalid instanceID `-bad`: {rule}"),
+            format!("5:15 tools[1].instanceID: invalid instanceID `-bad`: {id_rule}"),
         ]
     );
 }

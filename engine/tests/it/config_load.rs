@@ -416,3 +416,49 @@ fn yaml_anchors_and_merge_keys_work() {
         json!({"path": "b.txt", "mode": "0644"})
     );
 }
+
+#[test]
+fn documents_in_one_file_merge_as_devstream_merges_them() {
+    // DevStream joins a file's `---` documents into one: `config`, `vars` and `tools` may each
+    // be a document of their own, and `tools:` may come back in a later document.
+    let (_dir, result) = load_text(
+        "---\nconfig:\n  state: {backend: local, options: {stateFile: docs.state}}\n\
+         ---\nvars:\n  owner: team-a\n\
+         ---\ntools:\n- name: file\n  instanceID: golang.github\n  options: {path: \"[[ owner ]].md\"}\n\
+         ---\nvars:\n  suffix: svc\ntools:\n\
+         - name: exec\n  instanceID: eu.prod\n  dependsOn: [file.golang.github]\n  options:\n    \
+         args: [\"${{ file.golang.github.outputs.path }}\", \"[[ suffix ]]\"]\n...\n",
+        &no_env,
+    );
+    let config = result.unwrap();
+    assert_eq!(config.state.options["stateFile"], "docs.state");
+    let keys: Vec<String> = config.tools.iter().map(|t| t.key()).collect();
+    assert_eq!(keys, ["file.golang.github", "exec.eu.prod"]);
+    assert_eq!(
+        tool(&config, "file.golang.github").options["path"],
+        "team-a.md"
+    );
+    let exec = tool(&config, "exec.eu.prod");
+    assert_eq!(exec.instance_id, "eu.prod");
+    assert_eq!(exec.options["args"][1], "svc");
+    assert_eq!(exec.depends_on, ["file.golang.github"]);
+    assert_eq!(exec.refs[0].tool, "file.golang.github");
+    assert_eq!(exec.refs[0].key, "path");
+    assert_eq!((exec.loc.line, exec.loc.col), (16, 3));
+}
+
+#[test]
+fn a_setting_in_two_documents_is_still_an_error() {
+    let (_dir, result) = load_text(
+        "config:\n  pluginDir: a\n---\nconfig:\n  pluginDir: b\n---\nvars:\n  x: 1\n---\nvars:\n  x: 2\n",
+        &no_env,
+    );
+    let d = problems(result);
+    let messages: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(d.len(), 2, "{messages:?}");
+    assert!(messages[0].contains("dtm.yaml:5:14: `config.pluginDir`: `config.pluginDir` is set in more than one place (first at "), "{messages:?}");
+    assert!(
+        messages[1].contains("variable `x` is defined twice"),
+        "{messages:?}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use dtm_engine::config::{self, Config, ConfigError};
+use dtm_engine::config::{self, CheckOptions, Config, ConfigError, Diagnostic};
 use dtm_plugin_protocol::{ABI_VERSION, Manifest, OutputSpec};
 use serde_json::{Value, json};
 
@@ -65,17 +65,19 @@ fn load(text: &str) -> (tempfile::TempDir, Config) {
 }
 
 fn problems(config: &Config) -> Vec<String> {
-    match config::validate_against_plugins(config, &manifests()) {
-        Err(ConfigError::Invalid(d)) => d
-            .iter()
-            .map(|d| {
-                let l = d.loc.as_ref().unwrap();
-                format!("{}:{} {}: {}", l.line, l.col, d.key, d.message)
-            })
-            .collect(),
+    let mut config = config.clone();
+    let check =
+        config::validate_against_plugins(&mut config, &manifests(), &CheckOptions::default());
+    match check.into_result() {
+        Err(ConfigError::Invalid(d)) => d.iter().map(short).collect(),
         Err(e) => panic!("{e}"),
-        Ok(()) => Vec::new(),
+        Ok(_) => Vec::new(),
     }
+}
+
+fn short(d: &Diagnostic) -> String {
+    let l = d.loc.as_ref().unwrap();
+    format!("{}:{} {}: {}", l.line, l.col, d.key, d.message)
 }
 
 #[test]
@@ -123,7 +125,7 @@ fn schema_violations_point_at_the_value() {
         problems(&config),
         [
             // Problems of the whole options object are reported where the options start.
-            "5:5 file.a.options: Additional properties are not allowed ('colour' was unexpected)",
+            // (`colour` is an unknown key: a warning, see below.)
             "5:5 file.a.options: \"path\" is a required property",
             "5:11 file.a.options.mode: -1 is less than the minimum of 0",
             "6:16 file.a.options.tags.1: 3 is not of type \"string\"",
@@ -160,6 +162,140 @@ fn references_to_undeclared_outputs() {
              `sha256`?; plugin `file` declares: path, sha256",
             "12:12 exec.c.options.args.0: `exec.b` has no output `stderr`; plugin `exec` \
              declares: stdout",
+        ]
+    );
+}
+
+fn check_with(config: &mut Config, strict: bool) -> config::PluginCheck {
+    let options = CheckOptions {
+        strict,
+        ..CheckOptions::default()
+    };
+    config::validate_against_plugins(config, &manifests(), &options)
+}
+
+#[test]
+fn option_keys_match_whatever_their_case_and_the_exact_spelling_wins() {
+    // DevStream's decoder ignores case: `Path` is `path`. Secrets, references and positions
+    // follow the keys to their new spelling.
+    let (_dir, mut config) = load(
+        r#"tools:
+- name: file
+  instanceID: a
+  options:
+    Path: "${{ exec.b.outputs.stdout }}"
+    MODE: 420
+    TAGS: ["[[ env "TOKEN" ]]"]
+- name: file
+  instanceID: c
+  options: {path: exact, PATH: other}
+- name: exec
+  instanceID: b
+  options: {Retries: 1, Extra: 2}
+"#,
+    );
+    let check = check_with(&mut config, false);
+    assert_eq!(check.problems, Vec::<Diagnostic>::new());
+    let a = &config.tools[0];
+    assert_eq!(
+        a.options,
+        json!({"path": "${{ exec.b.outputs.stdout }}", "mode": 420, "tags": ["short"]})
+    );
+    assert_eq!(a.refs[0].pointer, "/path");
+    assert_eq!(a.secret_paths, ["/tags/0"]);
+    assert_eq!(a.secret_sources[0].pointer, "/tags/0");
+    assert_eq!(a.option_locs["/mode"].line, 6);
+    // The exact spelling wins over another one, which is reported.
+    assert_eq!(config.tools[1].options, json!({"path": "exact"}));
+    let warnings: Vec<String> = check.warnings.iter().map(short).collect();
+    assert_eq!(
+        warnings,
+        [
+            "10:26 file.c.options.PATH: `PATH` is another spelling of `path`, which is also set; \
+          `path` is used and `PATH` ignored"
+        ]
+    );
+    // A schema that allows other keys (exec's) keeps them as written.
+    assert_eq!(config.tools[2].options, json!({"retries": 1, "Extra": 2}));
+}
+
+#[test]
+fn unknown_option_keys_are_warnings_and_left_out_or_errors_under_strict() {
+    let text = r#"tools:
+- name: file
+  instanceID: a
+  options:
+    path: x
+    modee: 420
+    docker:
+      password: [[ env "TOKEN" ]]
+"#;
+    let (_dir, mut config) = load(text);
+    let check = check_with(&mut config, false);
+    assert_eq!(check.problems, Vec::<Diagnostic>::new());
+    let warnings: Vec<String> = check.warnings.iter().map(short).collect();
+    assert_eq!(
+        warnings,
+        [
+            "6:5 file.a.options.modee: unknown option `modee` for plugin `file`; did you mean \
+             `mode`?; expected one of: mode, path, tags; ignored, as DevStream ignored it (an \
+             error with --strict or `config.strict: true`)",
+            "7:5 file.a.options.docker: unknown option `docker` for plugin `file`; expected one \
+             of: mode, path, tags; ignored, as DevStream ignored it (an error with --strict or \
+             `config.strict: true`)",
+        ]
+    );
+    // Left out of what the plugin gets, secrets included.
+    let t = &config.tools[0];
+    assert_eq!(t.options, json!({"path": "x"}));
+    assert!(t.secret_paths.is_empty() && t.secret_sources.is_empty());
+
+    let (_dir, mut config) = load(text);
+    let strict = check_with(&mut config, true);
+    assert!(strict.warnings.is_empty());
+    let problems: Vec<String> = strict.problems.iter().map(short).collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].starts_with(
+            "6:5 file.a.options.modee: unknown option `modee` for plugin \
+                                 `file`; did you mean `mode`?; expected one of: mode, path, tags; \
+                                 remove it"
+        ),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn config_strict_is_read_from_the_config() {
+    let (_dir, config) = load("config:\n  strict: true\ntools:\n- name: file\n  instanceID: a\n");
+    assert!(config.strict);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dtm.yaml");
+    std::fs::write(&file, "config:\n  strict: \"yes\"\n").unwrap();
+    let err = config::load(&file, &|_| None).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("dtm.yaml:2:11: `config.strict`: expected true or false, found a string"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_plugins_are_matched_against_every_plugin_dtm_knows() {
+    let (_dir, mut config) = load("tools:\n- name: helm-instaler\n  instanceID: argocd\n");
+    let options = CheckOptions {
+        known_plugins: vec!["helm-installer".into(), "k8s-manifest".into()],
+        searched: Some("looked in the plugin directories /p".into()),
+        ..CheckOptions::default()
+    };
+    let check = config::validate_against_plugins(&mut config, &manifests(), &options);
+    let problems: Vec<String> = check.problems.iter().map(short).collect();
+    assert_eq!(
+        problems,
+        [
+            "2:3 helm-instaler.argocd: unknown plugin `helm-instaler`; did you mean \
+          `helm-installer`?; looked in the plugin directories /p; run `dtm list plugins` to see \
+          what is available"
         ]
     );
 }

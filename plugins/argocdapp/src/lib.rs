@@ -94,8 +94,12 @@ pub struct Source {
 }
 
 /// The container image, passed to the chart as `image.repository` and `image.tag`.
+///
+/// DevStream documents the tag as `initalTag` (sic); that spelling and `initialTag` are taken
+/// for `tag` (serde aliases, named in the schema's `x-aliases` for dtm's key matching).
 #[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("x-aliases" = {"initialTag": "tag", "initalTag": "tag"}))]
 pub struct ImageRepo {
     /// The registry (default Docker Hub), e.g. `ghcr.io`.
     #[serde(default)]
@@ -103,8 +107,8 @@ pub struct ImageRepo {
     /// The registry user or organisation.
     #[serde(default)]
     pub user: Option<String>,
-    /// The image tag.
-    #[serde(default)]
+    /// The image tag (DevStream: `initalTag`, also `initialTag`).
+    #[serde(default, alias = "initialTag", alias = "initalTag")]
     pub tag: Option<String>,
 }
 
@@ -489,6 +493,21 @@ mod tests {
             json!([{"name": "image.repository", "value": "team/myapp"}, {"name": "image.tag", "value": "1.0"}])
         );
         assert_eq!(app["spec"]["syncPolicy"]["automated"]["selfHeal"], true);
+    }
+
+    #[test]
+    fn devstream_spells_the_tag_inital_tag() {
+        for key in ["initalTag", "initialTag", "tag"] {
+            let o = options(json!({"imageRepo": {"user": "team", key: "2.0"}}));
+            assert_eq!(o.image_repo.tag.as_deref(), Some("2.0"), "{key}");
+        }
+        // The schema names the other spellings, so that dtm brings them to `tag` before it
+        // checks the options (`additionalProperties: false` would refuse them otherwise).
+        let schema = dtm_plugin_sdk::manifest::<ArgoCdApp>().options_schema;
+        assert_eq!(
+            schema["$defs"]["ImageRepo"]["x-aliases"],
+            json!({"initialTag": "tag", "initalTag": "tag"})
+        );
     }
 
     #[test]

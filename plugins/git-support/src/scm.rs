@@ -10,8 +10,13 @@ use crate::http::{Api, TokenStyle, base64, encode_segment};
 
 /// A repository as DevStream's configs describe it (`scm:`, `destinationRepo:`, an app's
 /// `repo:`). Give `url`, or `scmType` with `owner`/`org` and `name`.
+///
+/// `repo` and `repoType` are DevStream's older spellings of `name` and `scmType`: serde takes
+/// them, and the schema names them (`x-aliases`) so that dtm brings them to these spellings
+/// before it checks options against the schema.
 #[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("x-aliases" = {"repo": "name", "repoType": "scmType"}))]
 pub struct RepoInfo {
     /// Owner (a user) of the repository. Give `owner` or `org`, not both.
     #[serde(default)]

@@ -16,6 +16,7 @@ impl Flavor for GithubActions {
     const DESCRIPTION: &'static str =
         "Keeps a GitHub Actions workflow in a repository: lint, test, build, container image";
     const DEFAULT_PATH: &'static str = ".github/workflows/main.yml";
+    type Options = dtm_git_support::ci::Options;
 
     fn builtin(spec: &pipelines::Spec) -> String {
         pipelines::github_actions(spec)

@@ -21,9 +21,11 @@ use serde_json::{Value, json};
 
 pub use templates::{BUILTIN_NAMES, File};
 
-/// Where the template comes from: a template repository, or a built-in template.
+/// Where the template comes from: a template repository, or a built-in template. (`repo` and
+/// `repoType`: DevStream's older spellings of `name` and `scmType`, named in the schema.)
 #[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("x-aliases" = {"repo": "name", "repoType": "scmType"}))]
 pub struct SourceRepo {
     /// dtm: a built-in template: `rust`, `go` (`golang`) or `python`. Instead of a repository.
     #[serde(default)]

@@ -1,5 +1,7 @@
 //! A config bound to its plugins and its state backend: the operations the CLI commands use.
 
+mod known;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,10 +14,10 @@ use dtm_backends::{Backend, BackendError, BackendKind, LockInfo};
 use dtm_plugin_protocol::{Manifest, Operation, Response};
 use serde_json::Value;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{CheckOptions, Config, ConfigError, Diagnostic};
 use crate::plan::{Live, Mode, Plan};
 use crate::plugin::{CallContext, HostError, LoadedPlugin, PluginHost, request};
-use crate::registry::{LockFile, RegistryError, RegistrySettings, Resolver, wants_for};
+use crate::registry::{LockFile, LockMode, RegistryError, RegistrySettings, Resolver, wants_for};
 use crate::state::State;
 use crate::store::{StateStore, StoreError};
 use crate::text::{Chain, count, indented_lines, quoted_list};
@@ -38,6 +40,9 @@ pub struct Settings {
     /// Environment variables, for the secrets of tools no longer in the config (rebuilt from
     /// the variables state says they came from).
     pub env: EnvLookup,
+    /// Option keys a plugin does not know are errors, not warnings (`--strict`; the config's
+    /// `config.strict` also turns this on).
+    pub strict: bool,
 }
 
 /// Looks up environment variables. The engine reads none itself: the caller says where they come
@@ -82,6 +87,7 @@ impl Default for Settings {
             lock_timeout: Duration::ZERO,
             registry: RegistrySettings::default(),
             env: EnvLookup::default(),
+            strict: false,
         }
     }
 }
@@ -183,6 +189,9 @@ pub struct Workspace {
     pub settings: Settings,
     /// Loaded plugins by name.
     pub plugins: HashMap<String, Arc<LoadedPlugin>>,
+    /// What checking the config against its plugins warned about (option keys dtm ignored), in
+    /// file order; set by [`Workspace::load_plugins`], also when it fails.
+    pub warnings: Vec<Diagnostic>,
     host: PluginHost,
 }
 
@@ -193,6 +202,7 @@ impl Workspace {
             config,
             settings,
             plugins: HashMap::new(),
+            warnings: Vec::new(),
             host: PluginHost::default(),
         }
     }
@@ -218,7 +228,9 @@ impl Workspace {
     }
 
     /// Loads every plugin the config names, plus `extra` (plugins of resources only in state),
-    /// checks version requirements, and validates the config against the plugins' manifests.
+    /// checks version requirements, and validates the config against the plugins' manifests
+    /// (bringing option keys to each plugin's spelling and taking out keys it does not know; see
+    /// [`crate::config::validate_against_plugins`]).
     ///
     /// Each plugin comes from the first of: the override directories (development); the lock
     /// file and the plugin cache, resolving and downloading from the registry what is missing
@@ -259,18 +271,7 @@ impl Workspace {
                 Err(e) => return Err(e.into()),
             }
         }
-        let manifests: BTreeMap<String, Manifest> = self
-            .plugins
-            .iter()
-            .map(|(k, p)| (k.clone(), p.manifest().clone()))
-            .collect();
-        if let Err(e) = crate::config::validate_against_plugins(&self.config, &manifests) {
-            // Prefer the loader's explanation of a missing plugin: it says where it looked.
-            if let Some(name) = configured.iter().find(|n| !self.plugins.contains_key(*n)) {
-                self.host.load_named(name, &dirs)?;
-            }
-            return Err(e.into());
-        }
+        self.check_against_plugins()?;
         for tool in &self.config.tools {
             if let (Some(req), Some(p)) = (&tool.version, self.plugins.get(&tool.plugin)) {
                 let found = semver::Version::parse(&p.manifest().version).ok();
@@ -286,6 +287,93 @@ impl Workspace {
             }
         }
         Ok(())
+    }
+
+    /// Checks the config against the loaded plugins' manifests (see
+    /// [`crate::config::validate_against_plugins`]) and keeps the warnings in `self.warnings`.
+    fn check_against_plugins(&mut self) -> Result<(), EngineError> {
+        let manifests: BTreeMap<String, Manifest> = self
+            .plugins
+            .iter()
+            .map(|(k, p)| (k.clone(), p.manifest().clone()))
+            .collect();
+        let mut options = CheckOptions {
+            strict: self.settings.strict || self.config.strict,
+            ..CheckOptions::default()
+        };
+        // Only a config naming a plugin dtm cannot find needs the look around.
+        if self
+            .config
+            .tools
+            .iter()
+            .any(|t| !manifests.contains_key(&t.plugin))
+        {
+            options.known_plugins = self.known_plugin_names();
+            options.searched = Some(self.searched_places());
+        }
+        let check = crate::config::validate_against_plugins(&mut self.config, &manifests, &options);
+        self.warnings.clone_from(&check.warnings);
+        check.into_result()?;
+        Ok(())
+    }
+
+    /// Loads what it can of the plugins the config names, and brings the config's option keys
+    /// to their spelling, for showing the config: nothing fails, and no lock file is written.
+    /// A tool whose plugin cannot be loaded keeps its options as written. Returns the warnings
+    /// of [`crate::config::validate_against_plugins`].
+    pub fn load_available_plugins(&mut self) -> Vec<Diagnostic> {
+        let names: BTreeSet<String> = self.config.tools.iter().map(|t| t.plugin.clone()).collect();
+        let overrides = self.override_dirs();
+        // Locked builds only: showing a config resolves nothing new and writes no lock.
+        let frozen = RegistrySettings {
+            mode: LockMode::Frozen,
+            ..self.settings.registry.clone()
+        };
+        let resolver = Resolver::new(
+            frozen,
+            &self.config.dir,
+            self.config.plugin_registry.as_deref(),
+            self.config.plugin_registry_key.as_deref(),
+        )
+        .ok()
+        .flatten();
+        let mut lock = LockFile::load(&self.config.dir).ok();
+        for name in names {
+            let file = crate::plugin::library_file_name(&name);
+            let from_dirs = |dirs: &[PathBuf]| {
+                dirs.iter()
+                    .any(|d| d.join(&file).is_file())
+                    .then(|| self.host.load_named(&name, dirs).ok())
+                    .flatten()
+            };
+            let locked = match (&resolver, &mut lock) {
+                (Some(r), Some(lock)) if lock.plugins.contains_key(&name) => {
+                    let wants = wants_for(std::iter::empty(), [name.clone()]);
+                    r.resolve(&wants, lock, "")
+                        .ok()
+                        .and_then(|res| res.plugins.into_iter().next())
+                        .and_then(|built| load_resolved(&self.host, &built).ok())
+                }
+                _ => None,
+            };
+            let plugin = from_dirs(&overrides)
+                .or(locked)
+                .or_else(|| from_dirs(&self.settings.fallback_plugin_dirs));
+            if let Some(p) = plugin {
+                self.plugins.insert(name, p);
+            }
+        }
+        let manifests: BTreeMap<String, Manifest> = self
+            .plugins
+            .iter()
+            .map(|(k, p)| (k.clone(), p.manifest().clone()))
+            .collect();
+        let check = crate::config::validate_against_plugins(
+            &mut self.config,
+            &manifests,
+            &CheckOptions::default(),
+        );
+        check.warnings
     }
 
     /// Resolves `names` through the lock file, the cache and the registry and loads what that
@@ -307,6 +395,8 @@ impl Workspace {
         else {
             return Ok(names);
         };
+        let mut lock = LockFile::load(&self.config.dir)?;
+        let (names, mut unpublished) = split_unpublished(&resolver, &lock, names, configured);
         let tools = self
             .config
             .tools
@@ -315,7 +405,6 @@ impl Workspace {
             .map(|t| (t.plugin.as_str(), t.key(), t.version.as_ref()));
         let extra = names.iter().filter(|n| !configured.contains(*n)).cloned();
         let wants = wants_for(tools, extra);
-        let mut lock = LockFile::load(&self.config.dir)?;
         let config_arg = match self.config.files.as_slice() {
             [one] => one.display().to_string(),
             _ => self.config.dir.display().to_string(),
@@ -325,7 +414,8 @@ impl Workspace {
             let plugin = load_resolved(&self.host, &r)?;
             self.plugins.insert(r.name, plugin);
         }
-        Ok(resolution.unhandled)
+        unpublished.extend(resolution.unhandled);
+        Ok(unpublished)
     }
 
     /// `dtm init`: resolves every plugin the config names through the registry (ignoring the
@@ -350,13 +440,18 @@ impl Workspace {
             }
             .into());
         }
+        let mut lock = LockFile::load(&self.config.dir)?;
+        let configured: BTreeSet<String> =
+            self.config.tools.iter().map(|t| t.plugin.clone()).collect();
+        let names = configured.iter().cloned().collect();
+        let (names, _) = split_unpublished(&resolver, &lock, names, &configured);
         let tools = self
             .config
             .tools
             .iter()
+            .filter(|t| names.contains(&t.plugin))
             .map(|t| (t.plugin.as_str(), t.key(), t.version.as_ref()));
         let wants = wants_for(tools, std::iter::empty());
-        let mut lock = LockFile::load(&self.config.dir)?;
         let config_arg = match self.config.files.as_slice() {
             [one] => one.display().to_string(),
             _ => self.config.dir.display().to_string(),
@@ -366,12 +461,7 @@ impl Workspace {
             let plugin = load_resolved(&self.host, r)?;
             self.plugins.insert(r.name.clone(), plugin);
         }
-        let manifests: BTreeMap<String, Manifest> = self
-            .plugins
-            .iter()
-            .map(|(k, p)| (k.clone(), p.manifest().clone()))
-            .collect();
-        crate::config::validate_against_plugins(&self.config, &manifests)?;
+        self.check_against_plugins()?;
         Ok(resolution)
     }
 
@@ -538,6 +628,30 @@ impl Workspace {
         }
         Ok(plan)
     }
+}
+
+/// Of `names`, those the registry can resolve (locked, published, or not named by the config),
+/// and the configured plugins it cannot (neither locked nor published). Those are left for the
+/// plugin directories; if these lack them too, validation reports each with the tool that wants
+/// it. When the registry's index cannot be read, all go to the registry, which says why.
+fn split_unpublished(
+    resolver: &Resolver,
+    lock: &LockFile,
+    names: Vec<String>,
+    configured: &BTreeSet<String>,
+) -> (Vec<String>, Vec<String>) {
+    let resolvable = |n: &String| !configured.contains(n) || lock.plugins.contains_key(n);
+    // Locked plugins need no index: a run with everything locked and cached asks no server.
+    if names.iter().all(resolvable) {
+        return (names, Vec::new());
+    }
+    let index = match resolver.registry().map(|_| resolver.index()) {
+        Some(Ok(index)) => index,
+        _ => return (names, Vec::new()),
+    };
+    names
+        .into_iter()
+        .partition(|n| resolvable(n) || !index.versions(n).is_empty())
 }
 
 use std::sync::Mutex;
