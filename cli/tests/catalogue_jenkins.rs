@@ -10,7 +10,7 @@ mod common;
 mod jenkins_support;
 
 use catalogue_support::{Flavor, ScmStandIn, git};
-use common::{Run, Sandbox};
+use common::{Run, Sandbox, spawn_until};
 use jenkins_support::{JenkinsStandIn, PIPELINE_PLUGINS};
 
 const PASSWORD: &str = "jenkins-standin-password";
@@ -319,4 +319,57 @@ fn github_multibranch_job_with_the_repositorys_own_jenkinsfile() {
     assert!(jenkins.items().is_empty());
     assert!(api.hooks("alice/web").is_empty());
     assert_eq!(git(&bare, &["log", "--format=%s", "main"]), "first");
+}
+
+#[test]
+fn an_interrupted_wait_for_a_restart_resumes_on_the_next_apply() {
+    let s = Sandbox::new();
+    let api = ScmStandIn::start(Flavor::GitLab, &s.path("gitlab"), "alice", SCM_TOKEN);
+    seed(&s, &api, "team", "svc", &[]);
+    let plugins: Vec<&str> = PIPELINE_PLUGINS
+        .iter()
+        .copied()
+        .filter(|p| *p != "gitlab-plugin")
+        .collect();
+    let jenkins = JenkinsStandIn::start("admin", PASSWORD, API_TOKEN, &plugins);
+    jenkins.hold_restart(true);
+    // Secrets written in the file: the spawned dtm gets no environment of ours.
+    let config = gitlab_config(&jenkins.url(), &api.base_url(), "Jenkinsfile")
+        .replace(r#"[[ env "JENKINS_PASSWORD" ]]"#, PASSWORD)
+        .replace(r#"[[ env "GITLAB_TOKEN" ]]"#, SCM_TOKEN)
+        .replace(r#"[[ env "IMAGE_REPO_PASSWORD" ]]"#, IMAGE_PASSWORD);
+    s.write("dtm.yaml", &config);
+    // dtm restarts Jenkins and waits; it is interrupted while Jenkins is down.
+    let (mut child, rx) = spawn_until(&s, &["apply", "-y", "-f", "dtm.yaml"], "to come back");
+    let rc = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(rc.success());
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = rx.iter().collect();
+    assert_eq!(status.code(), Some(130), "{}", rest.join("\n"));
+    let recorded = s.state()["resources"]["jenkins-pipeline.svc"].clone();
+    assert_eq!(recorded["lifecycle"], "pending", "{recorded}");
+    assert_eq!(
+        recorded["pending"]["data"]["phase"], "plugins",
+        "{recorded}"
+    );
+    assert_eq!(recorded["pending"]["data"]["restarted"], true, "{recorded}");
+    assert!(jenkins.items().is_empty());
+
+    // Jenkins comes back while dtm is not running; the next apply resumes the wait (no second
+    // installation or restart) and makes the job.
+    jenkins.hold_restart(false);
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"], PASSWORD).expect(0);
+    let log = jenkins.log();
+    let count = |what: &str| log.iter().filter(|l| l.starts_with(what)).count();
+    assert_eq!(
+        count("POST /pluginManager/installNecessaryPlugins"),
+        1,
+        "{log:#?}"
+    );
+    assert_eq!(count("POST /safeRestart"), 1, "{log:#?}");
+    assert_eq!(jenkins.items(), ["team", "team/svc"]);
+    verify(&s, 0);
 }

@@ -40,6 +40,8 @@ struct State {
     plugins: BTreeMap<String, bool>,
     restart_required: bool,
     down_until: Option<Instant>,
+    /// Keeps a restarting Jenkins down until released.
+    hold: bool,
     /// Session cookie value → crumb.
     sessions: BTreeMap<String, String>,
     next: u64,
@@ -155,6 +157,11 @@ impl JenkinsStandIn {
             .filter(|(_, a)| **a)
             .map(|(p, _)| p.clone())
             .collect()
+    }
+
+    /// Keeps Jenkins down after its next restart (`true`) until released (`false`).
+    pub fn hold_restart(&self, hold: bool) {
+        self.state().hold = hold;
     }
 
     /// Requests so far, as `METHOD PATH AUTH` (AUTH: `password+crumb`, `password`, `token`
@@ -393,7 +400,7 @@ fn crumb_ok(state: &State, req: &Request) -> bool {
 
 fn handle(state: &mut State, req: &Request, auth: Auth, crumb_ok: bool) -> Reply {
     if let Some(until) = state.down_until {
-        if Instant::now() < until {
+        if Instant::now() < until || state.hold {
             return reply(
                 503,
                 "<html><body>Please wait while Jenkins is restarting...</body></html>",
