@@ -26,6 +26,11 @@ fn run(s: &Sandbox, args: &[&str]) -> Run {
 
 /// DevStream's sample shape; `second` swaps Jira for GitLab and changes GitHub's rate limit.
 fn config(addr: &str, second: bool) -> String {
+    let description = if second {
+        "Team one's services"
+    } else {
+        "Team one"
+    };
     let (rate, other) = if second {
         (
             5000,
@@ -56,6 +61,9 @@ fn config(addr: &str, second: bool) -> String {
   options:
     devlakeAddr: {addr}
     apiKey: [[ env "DEVLAKE_API_KEY" ]]
+    projects:
+    - name: team one
+      description: {description}
     plugins:
     - name: github
       connections:
@@ -94,6 +102,12 @@ fn devlake_config_story_against_a_devlake_stand_in() {
     for secret in [GITHUB_TOKEN, JIRA_PASSWORD, API_KEY] {
         assert!(!state.contains(secret), "no secret reaches state");
     }
+    let projects = lake.projects();
+    assert_eq!(projects["team one"]["description"], "Team one");
+    assert_eq!(
+        projects["team one"]["metrics"],
+        serde_json::json!([{"pluginName": "dora", "enable": true}])
+    );
     let outputs = &s.state()["resources"]["devlake-config.default"]["outputs"];
     assert_eq!(outputs["connectionIds"]["github/default"], 1);
 
@@ -118,6 +132,18 @@ fn devlake_config_story_against_a_devlake_stand_in() {
     );
     verify(&s, 0);
 
+    // drift by hand: the project's DORA metrics turned off
+    lake.edit_project(
+        "team one",
+        "metrics",
+        serde_json::json!([{"pluginName": "dora", "enable": false}]),
+    );
+    let drift = verify(&s, 2);
+    assert!(drift.all().contains("dora"), "{}", drift.all());
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(lake.projects()["team one"]["metrics"][0]["enable"], true);
+    verify(&s, 0);
+
     // drift by hand: a connection deleted; apply makes it again
     lake.remove("github", "default");
     verify(&s, 2);
@@ -136,6 +162,10 @@ fn devlake_config_story_against_a_devlake_stand_in() {
     );
     assert!(lake.connections("jira").is_empty());
     assert_eq!(lake.connections("gitlab")["company"]["token"], GITHUB_TOKEN);
+    assert_eq!(
+        lake.projects()["team one"]["description"],
+        "Team one's services"
+    );
     verify(&s, 0);
 
     // a connection a DevLake project uses cannot go: the error says why and what to do
@@ -159,6 +189,7 @@ fn devlake_config_story_against_a_devlake_stand_in() {
     run(&s, &["delete", "-y", "-f", "dtm.yaml"]).expect(0);
     assert!(lake.connections("github").is_empty());
     assert!(lake.connections("gitlab").is_empty());
+    assert!(lake.projects().is_empty());
     run(&s, &["delete", "-y", "-f", "dtm.yaml"]).expect(0);
     assert_eq!(s.state()["resources"], serde_json::json!({}));
 }

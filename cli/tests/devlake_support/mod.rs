@@ -6,7 +6,9 @@
 //! `{"success": false, "message": …, "causes": null}`. Secrets (`token`, `password`,
 //! `secretKey`) come back masked, `createdAt`/`updatedAt` change on every write, an unknown
 //! plugin is gin's plain `404 page not found`, and with an API key set every request needs
-//! `Authorization: Bearer KEY` (401 otherwise).
+//! `Authorization: Bearer KEY` (401 otherwise). Projects: `POST /projects` (201; 400 for a
+//! duplicate), `GET /projects/NAME` (404 when missing), `PATCH /projects/NAME` (201, as DevLake
+//! answers it), `DELETE /projects/NAME` (200).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -26,6 +28,8 @@ const SECRETS: &[&str] = &["token", "password", "secretKey"];
 struct State {
     /// (plugin, id) → connection as stored (secrets in clear).
     connections: BTreeMap<(String, u64), Map<String, Value>>,
+    /// Project name → project as the API shows it.
+    projects: BTreeMap<String, Value>,
     /// Connections a blueprint references: (plugin, id).
     referenced: Vec<(String, u64)>,
     next: u64,
@@ -129,6 +133,17 @@ impl DevLakeStandIn {
         }
     }
 
+    /// The projects, by name.
+    pub fn projects(&self) -> BTreeMap<String, Value> {
+        self.state().projects.clone()
+    }
+
+    /// Changes a project by hand.
+    pub fn edit_project(&self, name: &str, field: &str, value: Value) {
+        let mut state = self.state();
+        state.projects.get_mut(name).unwrap()[field] = value;
+    }
+
     /// Requests so far, as `METHOD PATH`.
     pub fn log(&self) -> Vec<String> {
         self.state().log.clone()
@@ -210,8 +225,98 @@ fn shown(c: &Map<String, Value>) -> Value {
     Value::Object(c)
 }
 
+fn decode(text: &str) -> String {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn projects(state: &mut State, method: &str, name: Option<String>, body: &Value) -> (u16, String) {
+    state.clock += 1;
+    let now = format!(
+        "2024-05-01T11:{:02}:{:02}Z",
+        state.clock / 60 % 60,
+        state.clock % 60
+    );
+    let stored = |body: &Value, created: &str| {
+        json!({
+            "name": body["name"],
+            "description": body["description"].as_str().unwrap_or_default(),
+            "metrics": body["metrics"].as_array().cloned().unwrap_or_default(),
+            "createdAt": created,
+            "updatedAt": now,
+            "blueprint": {"name": format!("{}-Blueprint", body["name"].as_str().unwrap_or_default())},
+        })
+    };
+    match (method, name) {
+        ("POST", None) => {
+            let Some(name) = body["name"].as_str().filter(|n| !n.is_empty()) else {
+                return (
+                    400,
+                    error(
+                        "Key: 'ApiInputProject.BaseProject.Name' Error:Field validation for 'Name' failed on the 'required' tag",
+                    ),
+                );
+            };
+            if state.projects.contains_key(name) {
+                return (
+                    400,
+                    error("error creating project: the project name already exists"),
+                );
+            }
+            let project = stored(body, &now);
+            state.projects.insert(name.to_string(), project.clone());
+            (201, project.to_string())
+        }
+        (_, Some(name)) if !state.projects.contains_key(&name) => {
+            (404, error("error getting project: record not found"))
+        }
+        ("GET", Some(name)) => (200, state.projects[&name].to_string()),
+        ("PATCH", Some(name)) => {
+            let created = state.projects[&name]["createdAt"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let mut merged = state.projects[&name].clone();
+            for (k, v) in body.as_object().cloned().unwrap_or_default() {
+                merged[k] = v;
+            }
+            let project = stored(&merged, &created);
+            state.projects.remove(&name);
+            state.projects.insert(
+                project["name"].as_str().unwrap_or_default().to_string(),
+                project.clone(),
+            );
+            (201, project.to_string())
+        }
+        ("DELETE", Some(name)) => {
+            state.projects.remove(&name);
+            (200, "null".into())
+        }
+        _ => (405, error("method not allowed")),
+    }
+}
+
 fn handle(state: &mut State, method: &str, path: &str, body: &Value) -> (u16, String) {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["projects"] => return projects(state, method, None, body),
+        ["projects", name] => return projects(state, method, Some(decode(name)), body),
+        _ => {}
+    }
     let (plugin, id) = match segments.as_slice() {
         ["plugins", p, "connections"] => (*p, None),
         ["plugins", p, "connections", id] => match id.parse::<u64>() {

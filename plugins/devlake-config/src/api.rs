@@ -57,7 +57,7 @@ impl DevLake {
     }
 
     /// One request: status and body.
-    fn call(
+    pub(crate) fn call(
         &self,
         ctx: &Ctx,
         method: &str,
@@ -114,7 +114,7 @@ impl DevLake {
         }
     }
 
-    fn failure(&self, method: &str, path: &str, status: u16, body: &str) -> PluginError {
+    pub(crate) fn failure(&self, method: &str, path: &str, status: u16, body: &str) -> PluginError {
         let url = format!("{}{path}", self.base);
         let reason = message(body);
         match status {
@@ -152,7 +152,7 @@ impl DevLake {
         }
     }
 
-    fn answer(
+    pub(crate) fn answer(
         &self,
         method: &str,
         path: &str,

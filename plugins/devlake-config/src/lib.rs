@@ -1,10 +1,11 @@
 //! The `devlake-config` plugin: DevLake's data connections (per DevLake plugin: GitHub, GitLab,
-//! Jira, ...) through DevLake's REST API, kept as the config lists them. See
+//! Jira, ...) and projects through DevLake's REST API, kept as the config lists them. See
 //! `docs/plugins/devlake-config.md`.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod options;
+pub mod projects;
 
 use std::collections::BTreeMap;
 
@@ -62,6 +63,7 @@ fn status(
     ctx: &Ctx,
     lake: &DevLake,
     keys: &BTreeMap<String, (String, Option<u64>)>,
+    project_names: &[String],
 ) -> Result<Value, PluginError> {
     let mut lists: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut out = Map::new();
@@ -74,7 +76,8 @@ fn status(
         let found = find(live, *id, name).map(shown).unwrap_or(Value::Null);
         out.insert(k.clone(), found);
     }
-    Ok(json!({ "devlakeAddr": lake.base, "connections": out }))
+    let projects = projects::status(ctx, lake, project_names)?;
+    Ok(json!({ "devlakeAddr": lake.base, "connections": out, "projects": projects }))
 }
 
 fn done(status: Value) -> Done {
@@ -89,12 +92,44 @@ fn done(status: Value) -> Done {
     Done::new(status).output("connectionIds", Value::Object(ids))
 }
 
-/// Creates or updates every connection of the options, and deletes the ones dtm made that the
-/// options no longer list.
+/// Creates or updates every connection and project of the options, then deletes the ones dtm
+/// made that the options no longer list (projects first: they may use the connections).
 fn converge(ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
     let lake = devlake(req)?;
     let before = recorded(&req.status);
-    let mut keys: BTreeMap<String, (String, Option<u64>)> = BTreeMap::new();
+    let keys = apply_connections(ctx, &lake, req, &before)?;
+    projects::apply(ctx, &lake, &req.options.projects)?;
+    for name in projects::dropped(&projects::recorded(&req.status), &req.options.projects) {
+        if projects::delete(ctx, &lake, &name)? {
+            ctx.info(format!(
+                "deleted the DevLake project `{name}`, no longer in the options"
+            ));
+        }
+    }
+    for (k, (plugin, id)) in &before {
+        if !keys.contains_key(k) && lake.delete(ctx, plugin, *id)? {
+            ctx.info(format!(
+                "deleted the DevLake connection `{k}`, no longer in the options"
+            ));
+        }
+    }
+    let names: Vec<String> = req
+        .options
+        .projects
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    Ok(done(status(ctx, &lake, &keys, &names)?).into())
+}
+
+/// Creates or updates the connections; their keys with DevLake's ids.
+fn apply_connections(
+    ctx: &Ctx,
+    lake: &DevLake,
+    req: &Req<Options>,
+    before: &BTreeMap<String, (String, u64)>,
+) -> Result<BTreeMap<String, (String, Option<u64>)>, PluginError> {
+    let mut keys = BTreeMap::new();
     for plugin in &req.options.plugins {
         let live = lake.list(ctx, &plugin.name)?;
         for c in &plugin.connections {
@@ -114,14 +149,7 @@ fn converge(ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
             keys.insert(k, (plugin.name.clone(), answer["id"].as_u64()));
         }
     }
-    for (k, (plugin, id)) in &before {
-        if !keys.contains_key(k) && lake.delete(ctx, plugin, *id)? {
-            ctx.info(format!(
-                "deleted the DevLake connection `{k}`, no longer in the options"
-            ));
-        }
-    }
-    Ok(done(status(ctx, &lake, &keys)?).into())
+    Ok(keys)
 }
 
 /// The `devlake-config` plugin.
@@ -135,7 +163,7 @@ impl Plugin for DevLakeConfig {
         PluginInfo::new(
             "devlake-config",
             env!("CARGO_PKG_VERSION"),
-            "DevLake data connections (GitHub, GitLab, Jira, ...) through DevLake's REST API",
+            "DevLake data connections (GitHub, GitLab, Jira, ...) and projects through DevLake's REST API",
         )
         .output(
             "connectionIds",
@@ -173,10 +201,21 @@ impl Plugin for DevLakeConfig {
                 }
             }
         }
-        let status = status(ctx, &lake, &keys)?;
-        let all_gone = status["connections"]
-            .as_object()
-            .is_none_or(|m| m.values().all(Value::is_null));
+        let mut names = projects::recorded(&req.status);
+        if req.status.is_null() {
+            names = req
+                .options
+                .projects
+                .iter()
+                .map(|p| p.name.clone())
+                .collect();
+        }
+        let status = status(ctx, &lake, &keys, &names)?;
+        let all_gone = ["connections", "projects"].iter().all(|part| {
+            status[*part]
+                .as_object()
+                .is_none_or(|m| m.values().all(Value::is_null))
+        });
         Ok((!all_gone).then(|| done(status)))
     }
 
@@ -186,6 +225,20 @@ impl Plugin for DevLakeConfig {
 
     fn delete(&self, ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
         let lake = devlake(req)?;
+        let mut names = projects::recorded(&req.status);
+        if req.status.is_null() {
+            names = req
+                .options
+                .projects
+                .iter()
+                .map(|p| p.name.clone())
+                .collect();
+        }
+        for name in names {
+            if projects::delete(ctx, &lake, &name)? {
+                ctx.info(format!("deleted the DevLake project `{name}`"));
+            }
+        }
         let mut targets: Vec<(String, String, Option<u64>)> = recorded(&req.status)
             .into_iter()
             .map(|(k, (p, id))| (k, p, Some(id)))

@@ -156,6 +156,25 @@ pub struct DevLakePlugin {
     pub connections: Vec<Connection>,
 }
 
+fn yes() -> bool {
+    true
+}
+
+/// dtm: a DevLake project (DevLake v0.15 and later).
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Project {
+    /// The project's name (its key in DevLake).
+    #[schemars(example = &"my-team")]
+    pub name: String,
+    /// Its description.
+    #[serde(default)]
+    pub description: String,
+    /// Compute DORA metrics for it.
+    #[serde(default = "yes")]
+    pub enable_dora: bool,
+}
+
 /// Options of a `devlake-config` tool.
 #[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -165,7 +184,11 @@ pub struct Options {
     #[schemars(example = &"http://127.0.0.1:8080")]
     pub devlake_addr: String,
     /// DevLake plugins and the connections each should have.
+    #[serde(default)]
     pub plugins: Vec<DevLakePlugin>,
+    /// dtm: DevLake projects to keep (connecting them to data scopes is left to DevLake's UI).
+    #[serde(default)]
+    pub projects: Vec<Project>,
     /// dtm: an API key, sent as `Authorization: Bearer` (DevLake v0.18 and later can require
     /// one); usually `[[ env "DEVLAKE_API_KEY" ]]`.
     #[serde(default)]
@@ -183,6 +206,29 @@ impl Options {
                 "/devlakeAddr".into(),
                 format!("`{addr}` is not an http(s) URL like http://127.0.0.1:8080"),
             );
+        }
+        if self.plugins.is_empty() && self.projects.is_empty() {
+            problem(
+                "/plugins".into(),
+                "give the DevLake plugins and their connections (or `projects`)".into(),
+            );
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for (i, p) in self.projects.iter().enumerate() {
+            let name = p.name.trim();
+            if name.is_empty() || name.len() > 100 {
+                problem(
+                    format!("/projects/{i}/name"),
+                    "must be 1 to 100 characters long".into(),
+                );
+            }
+            if names.contains(&name) {
+                problem(
+                    format!("/projects/{i}/name"),
+                    format!("project `{name}` is listed twice"),
+                );
+            }
+            names.push(name);
         }
         let mut seen = Vec::new();
         for (i, p) in self.plugins.iter().enumerate() {
@@ -247,6 +293,7 @@ impl Options {
 pub fn example() -> Value {
     json!({
         "devlakeAddr": "http://127.0.0.1:8080",
+        "projects": [{"name": "my-team", "description": "My team's services"}],
         "plugins": [
             {"name": "github", "connections": [
                 {"name": "default", "endpoint": "https://api.github.com/", "rateLimitPerHour": 0}
