@@ -75,10 +75,13 @@ fn configs_are_xml_whose_fields_survive_reformatting() {
         "{compared:?}"
     );
     let github_fields = xml::fields(&job::config_xml(&spec_for(&github))).unwrap();
-    assert!(
-        github_fields
-            .values()
-            .any(|v| v == "githubCredential" || v == "gitlabSSHKeyCredential")
+    let source = "org.jenkinsci.plugins.workflow.multibranch.WorkflowMultiBranchProject/sources/data/jenkins.branch.BranchSource/source";
+    assert_eq!(github_fields[&format!("{source}/repoOwner")], "o");
+    assert_eq!(
+        github_fields[&format!(
+            "{source}/traits/org.jenkinsci.plugins.github__branch__source.BranchDiscoveryTrait/strategyId"
+        )],
+        "1"
     );
 }
 

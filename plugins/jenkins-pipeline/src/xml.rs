@@ -32,7 +32,6 @@ fn unescape(text: &str) -> String {
 
 #[derive(Debug)]
 struct Open {
-    name: String,
     path: String,
     text: String,
     children: usize,
@@ -58,7 +57,7 @@ pub fn fields(xml: &str) -> Option<BTreeMap<String, String>> {
                 let counts = seen.last_mut()?;
                 let n = counts.entry(name.clone()).or_insert(0);
                 let segment = if *n == 0 {
-                    name.clone()
+                    name
                 } else {
                     format!("{name}[{n}]")
                 };
@@ -71,7 +70,6 @@ pub fn fields(xml: &str) -> Option<BTreeMap<String, String>> {
                     None => segment,
                 };
                 stack.push(Open {
-                    name,
                     path,
                     text: String::new(),
                     children: 0,
@@ -103,7 +101,6 @@ pub fn fields(xml: &str) -> Option<BTreeMap<String, String>> {
                     if open.children == 0 {
                         out.insert(open.path.clone(), open.text.trim().to_string());
                     }
-                    let _ = open.name;
                 }
             },
             _ => {}
