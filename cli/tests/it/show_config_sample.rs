@@ -21,6 +21,8 @@ const SAMPLED: &[&str] = &[
     "k8s-manifest",
     "argocdapp",
     "helm-installer",
+    "jenkins-pipeline",
+    "devlake-config",
 ];
 
 #[test]

@@ -34,7 +34,7 @@ const PIPELINE_PLUGINS: &[&str] = &[
 /// The keys of a CI pipeline's `imageRepo` that `argocdapp` is given.
 const IMAGE_KEYS: &[&str] = &["url", "user", "tag", "initialTag", "initalTag"];
 /// Options DevStream lifts out of a CI entry's pipeline options to the tool's top level.
-const LIFTED: &[(&str, &str)] = &[("gitlab-ci", "runner")];
+const LIFTED: &[(&str, &str)] = &[("gitlab-ci", "runner"), ("jenkins-pipeline", "jenkins")];
 const ARGOCD: &str = "argocdapp";
 const SCAFFOLDING: &str = "repo-scaffolding";
 

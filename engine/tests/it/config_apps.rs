@@ -294,3 +294,21 @@ fn gitlab_runner_is_lifted_out_of_the_pipeline_options() {
     assert_eq!(t.options["pipeline"], json!({"imageRepo": {"user": "g"}}));
     assert_eq!(t.option_locs["/runner/enable"].line, 13);
 }
+
+#[test]
+fn jenkins_is_lifted_out_of_a_jenkins_pipeline_entrys_options() {
+    let config = load_text(
+        "apps:\n- name: svc\n  spec: {language: java}\n  repo: {url: https://gitlab.com/g/svc}\n  \
+         ci:\n  - type: template\n    templateName: jk\npipelineTemplates:\n- name: jk\n  \
+         type: jenkins-pipeline\n  options:\n    branch: main\n    jenkins:\n      url: \
+         http://jenkins.example.com\n      user: admin\n",
+    );
+    let t = tool(&config, "jenkins-pipeline.svc");
+    assert_eq!(
+        t.options["jenkins"],
+        json!({"url": "http://jenkins.example.com", "user": "admin"})
+    );
+    assert_eq!(t.options["pipeline"]["branch"], "main");
+    assert!(t.options["pipeline"].get("jenkins").is_none());
+    assert_eq!(t.options["pipeline"]["language"], json!({"name": "java"}));
+}

@@ -111,6 +111,8 @@ struct Shared {
     log: Mutex<Vec<String>>,
     next_id: Mutex<u64>,
     namespaces: Mutex<Vec<String>>,
+    /// Webhooks: (repository `owner/name`, hook as the API shows it).
+    hooks: Mutex<Vec<(String, Value)>>,
     stop: AtomicBool,
 }
 
@@ -139,6 +141,7 @@ impl ScmStandIn {
             log: Mutex::new(Vec::new()),
             next_id: Mutex::new(1),
             namespaces: Mutex::new(Vec::new()),
+            hooks: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         });
         let s = shared.clone();
@@ -176,6 +179,18 @@ impl ScmStandIn {
     /// The bare repository of `owner/name` on disk.
     pub(crate) fn repo_path(&self, owner: &str, name: &str) -> PathBuf {
         self.shared.repos.join(owner).join(format!("{name}.git"))
+    }
+
+    /// The webhooks of `owner/name`, as the API shows them.
+    pub fn hooks(&self, full_name: &str) -> Vec<Value> {
+        self.shared
+            .hooks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(repo, _)| repo == full_name)
+            .map(|(_, hook)| hook.clone())
+            .collect()
     }
 
     /// Creates `owner/name` directly, as if it existed before.
@@ -323,6 +338,12 @@ fn github(s: &Shared, method: &str, path: &str, body: &Value) -> (u16, Value) {
                 (404, json!({"message": "Not Found"}))
             }
         }
+        (_, ["repos", o, n, "hooks", rest @ ..]) => {
+            if !repo_path(o, n).exists() {
+                return (404, json!({"message": "Not Found"}));
+            }
+            hooks(s, method, &format!("{o}/{n}"), rest, body)
+        }
         ("POST", ["user", "repos"]) | ("POST", ["orgs", _, "repos"]) => {
             let owner = if seg[0] == "orgs" { seg[1] } else { &s.user };
             let Some(name) = body["name"].as_str() else {
@@ -337,6 +358,64 @@ fn github(s: &Shared, method: &str, path: &str, body: &Value) -> (u16, Value) {
             }
             init_bare(&path);
             (201, github_repo(s, owner, name))
+        }
+        _ => (404, json!({"message": "Not Found"})),
+    }
+}
+
+/// A repository's webhooks: list, add, change (GitHub PATCH, GitLab PUT), remove. GitHub keeps
+/// the URL and secret under `config`, GitLab at the top level (and never shows the token).
+fn hooks(s: &Shared, method: &str, repo: &str, rest: &[&str], body: &Value) -> (u16, Value) {
+    let mut all = s.hooks.lock().unwrap();
+    let shown = |hook: &Value| {
+        let mut hook = hook.clone();
+        if let Some(h) = hook.as_object_mut() {
+            h.remove("token");
+            if let Some(c) = h.get_mut("config").and_then(Value::as_object_mut) {
+                c.insert("secret".into(), json!("********"));
+            }
+        }
+        hook
+    };
+    match (method, rest) {
+        ("GET", []) => (
+            200,
+            Value::Array(
+                all.iter()
+                    .filter(|(r, _)| r == repo)
+                    .map(|(_, h)| shown(h))
+                    .collect(),
+            ),
+        ),
+        ("POST", []) => {
+            let mut id = s.next_id.lock().unwrap();
+            *id += 1;
+            let mut hook = body.clone();
+            hook["id"] = json!(*id);
+            all.push((repo.to_string(), hook.clone()));
+            (201, shown(&hook))
+        }
+        ("PATCH" | "PUT", [id]) => {
+            let Some((_, hook)) = all.iter_mut().find(|(r, h)| {
+                r == repo && h["id"].as_u64().map(|i| i.to_string()).as_deref() == Some(*id)
+            }) else {
+                return (404, json!({"message": "Not Found"}));
+            };
+            let keep = hook["id"].clone();
+            *hook = body.clone();
+            hook["id"] = keep;
+            (200, shown(hook))
+        }
+        ("DELETE", [id]) => {
+            let before = all.len();
+            all.retain(|(r, h)| {
+                !(r == repo && h["id"].as_u64().map(|i| i.to_string()).as_deref() == Some(*id))
+            });
+            if all.len() < before {
+                (204, Value::Null)
+            } else {
+                (404, json!({"message": "Not Found"}))
+            }
         }
         _ => (404, json!({"message": "Not Found"})),
     }
@@ -382,6 +461,12 @@ fn gitlab(s: &Shared, method: &str, path: &str, body: &Value) -> (u16, Value) {
             } else {
                 (404, json!({"message": "404 Project Not Found"}))
             }
+        }
+        (_, ["projects", full, "hooks", rest @ ..]) => {
+            if !repo_path(full).exists() {
+                return (404, json!({"message": "404 Project Not Found"}));
+            }
+            hooks(s, method, full, rest, body)
         }
         ("DELETE", ["projects", full]) => {
             if std::fs::remove_dir_all(repo_path(full)).is_ok() {
