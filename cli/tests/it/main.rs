@@ -1,8 +1,10 @@
 //! The integration tests of dtm-cli: one test binary, a module per subject.
 
 mod bad_input;
+mod catalogue_devlake;
 mod catalogue_devstream;
 mod catalogue_helm;
+mod catalogue_jenkins;
 mod catalogue_kube;
 mod catalogue_quickstart;
 mod catalogue_scm;
@@ -10,10 +12,12 @@ mod catalogue_stories;
 mod catalogue_support;
 mod common;
 mod concurrency;
+mod devlake_support;
 mod devstream_compat;
 mod devstream_configs;
 mod docs_examples;
 mod examples;
+mod jenkins_support;
 mod orphan_secrets;
 mod registry_cli;
 mod resume;

@@ -7,7 +7,7 @@ use super::*;
 
 /// Brings Jenkins and the repository in line with the options: plugins, Jenkinsfile,
 /// credentials, folder, job, webhook; then removes the job and webhook of a renamed job.
-pub fn converge(ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
+pub(crate) fn converge(ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
     for note in req.options.notes() {
         ctx.warn(note);
     }
@@ -104,7 +104,7 @@ fn delete_job(ctx: &Ctx, run: &Run, at: &JobName) -> Result<(), PluginError> {
 }
 
 /// The live status: absent when the job is gone.
-pub fn read(ctx: &Ctx, req: &Req<Options>) -> Result<Option<Done>, PluginError> {
+pub(crate) fn read(ctx: &Ctx, req: &Req<Options>) -> Result<Option<Done>, PluginError> {
     let run = connect(req)?;
     let o = &req.options;
     let at = recorded_job(&req.status).unwrap_or_else(|| run.job.clone());
@@ -143,7 +143,7 @@ pub fn read(ctx: &Ctx, req: &Req<Options>) -> Result<Option<Done>, PluginError> 
 
 /// Removes the Jenkinsfile dtm committed, the job, the webhook and a folder dtm created (when
 /// empty). Credentials stay: other jobs may use them under DevStream's IDs.
-pub fn delete(ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
+pub(crate) fn delete(ctx: &Ctx, req: &Req<Options>) -> Result<Step, PluginError> {
     let run = connect(req)?;
     let o = &req.options;
     if o.writes_jenkinsfile() || !req.status["jenkinsfile"].is_null() {

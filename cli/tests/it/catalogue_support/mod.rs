@@ -182,7 +182,7 @@ impl ScmStandIn {
     }
 
     /// The webhooks of `owner/name`, as the API shows them.
-    pub fn hooks(&self, full_name: &str) -> Vec<Value> {
+    pub(crate) fn hooks(&self, full_name: &str) -> Vec<Value> {
         self.shared
             .hooks
             .lock()

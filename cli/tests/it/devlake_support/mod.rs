@@ -9,7 +9,11 @@
 //! `Authorization: Bearer KEY` (401 otherwise). Projects: `POST /projects` (201; 400 for a
 //! duplicate), `GET /projects/NAME` (404 when missing), `PATCH /projects/NAME` (201, as DevLake
 //! answers it), `DELETE /projects/NAME` (200).
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "test support: each test uses some of it; tests fail loudly"
+)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -44,7 +48,7 @@ struct Shared {
 }
 
 /// The stand-in.
-pub struct DevLakeStandIn {
+pub(crate) struct DevLakeStandIn {
     shared: Arc<Shared>,
     pub port: u16,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -52,7 +56,7 @@ pub struct DevLakeStandIn {
 
 impl DevLakeStandIn {
     /// Starts DevLake's API; with `api_key`, requests must carry it.
-    pub fn start(api_key: Option<&str>) -> DevLakeStandIn {
+    pub(crate) fn start(api_key: Option<&str>) -> DevLakeStandIn {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -82,7 +86,7 @@ impl DevLakeStandIn {
     }
 
     /// The `devlakeAddr` to configure.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -91,7 +95,7 @@ impl DevLakeStandIn {
     }
 
     /// A plugin's connections as stored (secrets in clear), by name.
-    pub fn connections(&self, plugin: &str) -> BTreeMap<String, Value> {
+    pub(crate) fn connections(&self, plugin: &str) -> BTreeMap<String, Value> {
         self.state()
             .connections
             .iter()
@@ -110,7 +114,7 @@ impl DevLakeStandIn {
     }
 
     /// Changes a field of a connection by hand, as in DevLake's config UI.
-    pub fn edit(&self, plugin: &str, name: &str, field: &str, value: Value) {
+    pub(crate) fn edit(&self, plugin: &str, name: &str, field: &str, value: Value) {
         let id = self.id_of(plugin, name);
         let mut state = self.state();
         let c = state.connections.get_mut(&(plugin.into(), id)).unwrap();
@@ -118,13 +122,13 @@ impl DevLakeStandIn {
     }
 
     /// Deletes a connection by hand.
-    pub fn remove(&self, plugin: &str, name: &str) {
+    pub(crate) fn remove(&self, plugin: &str, name: &str) {
         let id = self.id_of(plugin, name);
         self.state().connections.remove(&(plugin.into(), id));
     }
 
     /// Makes a blueprint reference a connection, so that DevLake refuses to delete it.
-    pub fn reference(&self, plugin: &str, name: &str, on: bool) {
+    pub(crate) fn reference(&self, plugin: &str, name: &str, on: bool) {
         let id = self.id_of(plugin, name);
         let mut state = self.state();
         state.referenced.retain(|r| *r != (plugin.to_string(), id));
@@ -134,18 +138,18 @@ impl DevLakeStandIn {
     }
 
     /// The projects, by name.
-    pub fn projects(&self) -> BTreeMap<String, Value> {
+    pub(crate) fn projects(&self) -> BTreeMap<String, Value> {
         self.state().projects.clone()
     }
 
     /// Changes a project by hand.
-    pub fn edit_project(&self, name: &str, field: &str, value: Value) {
+    pub(crate) fn edit_project(&self, name: &str, field: &str, value: Value) {
         let mut state = self.state();
         state.projects.get_mut(name).unwrap()[field] = value;
     }
 
     /// Requests so far, as `METHOD PATH`.
-    pub fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         self.state().log.clone()
     }
 }

@@ -2,10 +2,13 @@
 //! (verify), no-op plan, drift by hand (an edited and a deleted connection) repaired by apply,
 //! an option change that updates, adds and removes connections, delete, delete again. Against
 //! a loopback stand-in for DevLake's connection API (`devlake_support`).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
-mod common;
-mod devlake_support;
+use crate::common;
+use crate::devlake_support;
 
 use common::{Run, Sandbox};
 use devlake_support::DevLakeStandIn;

@@ -16,7 +16,11 @@
 //!   (installed plugins become active after a restart), `GET /updateCenter/api/json`
 //!   (`restartRequiredForCompletion`), `POST /safeRestart` (503 for a moment, then back with
 //!   the plugins active and every session gone).
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "test support: each test uses some of it; tests fail loudly"
+)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -57,14 +61,14 @@ struct Shared {
 }
 
 /// The stand-in.
-pub struct JenkinsStandIn {
+pub(crate) struct JenkinsStandIn {
     shared: Arc<Shared>,
     pub port: u16,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Plugins a Jenkins set up for pipelines has.
-pub const PIPELINE_PLUGINS: &[&str] = &[
+pub(crate) const PIPELINE_PLUGINS: &[&str] = &[
     "git",
     "workflow-aggregator",
     "credentials",
@@ -77,7 +81,12 @@ pub const PIPELINE_PLUGINS: &[&str] = &[
 
 impl JenkinsStandIn {
     /// Starts a Jenkins with `user` (`password`, API token `token`) and these plugins active.
-    pub fn start(user: &str, password: &str, token: &str, plugins: &[&str]) -> JenkinsStandIn {
+    pub(crate) fn start(
+        user: &str,
+        password: &str,
+        token: &str,
+        plugins: &[&str],
+    ) -> JenkinsStandIn {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -113,7 +122,7 @@ impl JenkinsStandIn {
     }
 
     /// Jenkins' URL.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -122,34 +131,34 @@ impl JenkinsStandIn {
     }
 
     /// The config.xml of an item (`folder/job`), if it exists.
-    pub fn item(&self, full_name: &str) -> Option<String> {
+    pub(crate) fn item(&self, full_name: &str) -> Option<String> {
         self.state().items.get(full_name).cloned()
     }
 
     /// The items' full names.
-    pub fn items(&self) -> Vec<String> {
+    pub(crate) fn items(&self) -> Vec<String> {
         self.state().items.keys().cloned().collect()
     }
 
     /// Replaces an item's config.xml, as a hand edit in Jenkins' UI would.
-    pub fn edit_item(&self, full_name: &str, edit: impl FnOnce(&str) -> String) {
+    pub(crate) fn edit_item(&self, full_name: &str, edit: impl FnOnce(&str) -> String) {
         let mut state = self.state();
         let xml = state.items.get(full_name).cloned().unwrap();
         state.items.insert(full_name.into(), edit(&xml));
     }
 
     /// Deletes an item by hand.
-    pub fn remove_item(&self, full_name: &str) {
+    pub(crate) fn remove_item(&self, full_name: &str) {
         self.state().items.remove(full_name);
     }
 
     /// The credentials' IDs and XML (secrets included).
-    pub fn credentials(&self) -> BTreeMap<String, String> {
+    pub(crate) fn credentials(&self) -> BTreeMap<String, String> {
         self.state().credentials.clone()
     }
 
     /// Active plugins.
-    pub fn active_plugins(&self) -> Vec<String> {
+    pub(crate) fn active_plugins(&self) -> Vec<String> {
         let state = self.state();
         state
             .plugins
@@ -160,13 +169,13 @@ impl JenkinsStandIn {
     }
 
     /// Keeps Jenkins down after its next restart (`true`) until released (`false`).
-    pub fn hold_restart(&self, hold: bool) {
+    pub(crate) fn hold_restart(&self, hold: bool) {
         self.state().hold = hold;
     }
 
     /// Requests so far, as `METHOD PATH AUTH` (AUTH: `password+crumb`, `password`, `token`
     /// or `none`).
-    pub fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         self.state().log.clone()
     }
 }

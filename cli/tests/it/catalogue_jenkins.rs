@@ -3,11 +3,14 @@
 //! option change that updates, delete, delete again. Against a loopback stand-in for Jenkins'
 //! REST API (`jenkins_support`), the GitLab/GitHub REST stand-in and a real `git daemon`
 //! (`catalogue_support`).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
-mod catalogue_support;
-mod common;
-mod jenkins_support;
+use crate::catalogue_support;
+use crate::common;
+use crate::jenkins_support;
 
 use catalogue_support::{Flavor, ScmStandIn, git};
 use common::{Run, Sandbox, spawn_until};
