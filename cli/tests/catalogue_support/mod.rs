@@ -5,9 +5,16 @@
 //! REST calls with the shapes the services document (`clone_url`, `http_url_to_repo`, `id`,
 //! 401 without the token, 404 for unknown repositories, 422/400 for duplicates). The git URLs
 //! it hands out are `git://127.0.0.1:PORT/...`, served by `git daemon` with pushes enabled, so
-//! the plugins' git traffic goes over the network too.
+//! the plugins' git traffic goes over the network too. The GitHub flavor also keeps Actions
+//! secrets (`secrets`), sealed with a repository key it holds, so it can check what arrives.
+//! `trello` stands in for that service's REST API, over the server in `http`.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod http;
+mod secrets;
+pub mod trello;
+
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -126,6 +133,9 @@ struct Shared {
     next_id: Mutex<u64>,
     namespaces: Mutex<Vec<String>>,
     stop: AtomicBool,
+    /// `owner/name` → secret name → value (opened).
+    secrets: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    secret_key: crypto_box::SecretKey,
 }
 
 /// The REST stand-in plus its git daemon.
@@ -154,6 +164,8 @@ impl ScmStandIn {
             next_id: Mutex::new(1),
             namespaces: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            secrets: Mutex::new(BTreeMap::new()),
+            secret_key: crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng),
         });
         let s = shared.clone();
         let thread = std::thread::spawn(move || {
@@ -195,6 +207,23 @@ impl ScmStandIn {
     /// Creates `owner/name` directly, as if it existed before.
     pub fn add_repo(&self, owner: &str, name: &str) {
         init_bare(&self.repo_path(owner, name));
+    }
+
+    /// The Actions secrets of `owner/name`, opened: name → value.
+    pub fn secrets(&self, owner: &str, name: &str) -> BTreeMap<String, String> {
+        let all = self.shared.secrets.lock().unwrap();
+        all.get(&format!("{owner}/{name}"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Deletes one secret of `owner/name`, as a person would in the repository's settings.
+    pub fn delete_secret(&self, owner: &str, name: &str, secret: &str) {
+        let mut all = self.shared.secrets.lock().unwrap();
+        all.get_mut(&format!("{owner}/{name}"))
+            .unwrap()
+            .remove(secret)
+            .unwrap();
     }
 }
 
@@ -273,6 +302,7 @@ fn serve(s: &Shared, stream: TcpStream) {
         "{method} {path} {}",
         if authorized { "token" } else { "none" }
     ));
+    let path = path.split('?').next().unwrap_or_default().to_string();
     let (status, answer) = if authorized {
         match s.flavor {
             Flavor::GitHub => github(s, &method, &path, &body),
@@ -293,6 +323,7 @@ fn serve(s: &Shared, stream: TcpStream) {
         204 => "No Content",
         401 => "Unauthorized",
         404 => "Not Found",
+        422 => "Unprocessable Entity",
         _ => "Other",
     };
     let mut stream = stream;
@@ -322,6 +353,12 @@ fn github(s: &Shared, method: &str, path: &str, body: &Value) -> (u16, Value) {
     let segments: Vec<String> = rest.trim_matches('/').split('/').map(decode).collect();
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
     let repo_path = |o: &str, n: &str| s.repos.join(o).join(format!("{n}.git"));
+    if let ["repos", o, n, "actions", "secrets", rest @ ..] = seg.as_slice() {
+        if !repo_path(o, n).exists() {
+            return (404, json!({"message": "Not Found"}));
+        }
+        return secrets::github(s, method, &format!("{o}/{n}"), rest, body);
+    }
     match (method, seg.as_slice()) {
         ("GET", ["repos", o, n]) => {
             if repo_path(o, n).exists() {
@@ -331,6 +368,7 @@ fn github(s: &Shared, method: &str, path: &str, body: &Value) -> (u16, Value) {
             }
         }
         ("DELETE", ["repos", o, n]) => {
+            s.secrets.lock().unwrap().remove(&format!("{o}/{n}"));
             if std::fs::remove_dir_all(repo_path(o, n)).is_ok() {
                 (204, Value::Null)
             } else {

@@ -1,0 +1,238 @@
+//! Conformance stories of the issue-tracker plugins (`trello`) through the real binary:
+//! create, read (verify), no-op plan, drift by hand, repair, option change → update, delete,
+//! delete again. Against loopback stand-ins for Trello's REST API and for GitHub's
+//! (repositories and Actions secrets, sealed with the stand-in's repository key and opened by
+//! it), with the workflow pushed over a real `git daemon`.
+#![allow(clippy::unwrap_used)]
+
+mod catalogue_support;
+mod common;
+
+use catalogue_support::trello::TrelloStandIn;
+use catalogue_support::{Flavor, ScmStandIn, git};
+use common::{Run, Sandbox};
+
+const GITHUB_TOKEN: &str = "ghp_standin_secret_0123456789";
+const TRELLO_KEY: &str = "trello-key-0f1e2d3c4b5a69788796";
+const TRELLO_TOKEN: &str = "trello-token-a1b2c3d4e5f60718293a4b5c";
+
+fn run(s: &Sandbox, args: &[&str]) -> Run {
+    let run = Run(s
+        .cmd(args)
+        .env("GITHUB_TOKEN", GITHUB_TOKEN)
+        .env("TRELLO_API_KEY", TRELLO_KEY)
+        .env("TRELLO_TOKEN", TRELLO_TOKEN)
+        .output()
+        .unwrap());
+    for secret in [GITHUB_TOKEN, TRELLO_KEY, TRELLO_TOKEN] {
+        assert!(
+            !run.all().contains(secret),
+            "a secret was printed\n{}",
+            run.all()
+        );
+    }
+    run
+}
+
+#[track_caller]
+fn assert_no_changes(s: &Sandbox) {
+    let plan = run(s, &["plan", "-f", "dtm.yaml"]).expect(0);
+    assert!(plan.stdout().contains("No changes"), "{}", plan.all());
+}
+
+#[track_caller]
+fn assert_secret_free_state(s: &Sandbox) {
+    let state = s.read("devstream.state");
+    for secret in [GITHUB_TOKEN, TRELLO_KEY, TRELLO_TOKEN] {
+        assert!(!state.contains(secret), "a secret reached state:\n{state}");
+    }
+}
+
+/// Commits `content` to `path` on `main` of the stand-in's `alice/web`, as a person would.
+fn edit_by_hand(s: &Sandbox, api: &ScmStandIn, path: &str, content: &str) {
+    let work = s.path("by-hand");
+    let _ = std::fs::remove_dir_all(&work);
+    git(
+        s.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "main",
+            &api.daemon.url("alice/web.git"),
+            "by-hand",
+        ],
+    );
+    std::fs::write(work.join(path), content).unwrap();
+    git(&work, &["commit", "-qam", "by hand"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+}
+
+fn show(api: &ScmStandIn, path: &str) -> String {
+    git(
+        &api.repo_path("alice", "web"),
+        &["show", &format!("main:{path}")],
+    )
+}
+
+fn trello_config(github: &str, trello: &str, board: &str) -> String {
+    format!(
+        r#"tools:
+- name: trello
+  instanceID: web
+  options:
+    scm:
+      scmType: github
+      baseURL: {github}
+      owner: alice
+      name: web
+      token: [[ env "GITHUB_TOKEN" ]]
+    board:
+      {board}
+      apikey: [[ env "TRELLO_API_KEY" ]]
+      token: [[ env "TRELLO_TOKEN" ]]
+      apiURL: {trello}
+"#
+    )
+}
+
+const TRELLO_WORKFLOW: &str = ".github/workflows/trelloIssueBuilder.yml";
+
+#[test]
+fn trello_story_against_trello_and_github_stand_ins() {
+    let s = Sandbox::new();
+    let api = ScmStandIn::start(Flavor::GitHub, &s.path("standin"), "alice", GITHUB_TOKEN);
+    api.add_repo("alice", "web");
+    let trello = TrelloStandIn::start(TRELLO_KEY, TRELLO_TOKEN);
+    let config = |board: &str| trello_config(&api.base_url(), &trello.api_url(), board);
+    s.write("dtm.yaml", &config(""));
+
+    // create: DevStream's board (named after the repository), lists, secrets and workflow
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let boards = trello.boards();
+    assert_eq!(boards.len(), 1, "{boards:?}");
+    let (board_id, board) = &boards[0];
+    assert_eq!(board.name, "alice/web");
+    assert_eq!(
+        board.desc,
+        "Description is managed by DevStream, please don't modify. alice/web"
+    );
+    assert_eq!(board.permission, "private");
+    let lists = trello.open_lists(board_id);
+    let names: Vec<&str> = lists.iter().map(|(_, l)| l.name.as_str()).collect();
+    assert_eq!(names, ["To Do", "Doing", "Done"]);
+    assert_eq!(trello.labels(board_id).len(), 6, "Trello's default labels");
+    let secrets = api.secrets("alice", "web");
+    assert_eq!(secrets["TRELLO_API_KEY"], TRELLO_KEY);
+    assert_eq!(secrets["TRELLO_TOKEN"], TRELLO_TOKEN);
+    assert_eq!(&secrets["TRELLO_BOARD_ID"], board_id);
+    assert_eq!(secrets["TRELLO_TODO_LIST_ID"], lists[0].0);
+    assert_eq!(secrets["TRELLO_DOING_LIST_ID"], lists[1].0);
+    assert_eq!(secrets["TRELLO_DONE_LIST_ID"], lists[2].0);
+    assert_eq!(secrets["TRELLO_MEMBER_MAP"], "[]");
+    let workflow = show(&api, TRELLO_WORKFLOW);
+    assert!(
+        workflow.contains("CyanRYi/trello-github-integration@v3.0.0"),
+        "{workflow}"
+    );
+    assert!(
+        workflow.contains("${{ secrets.TRELLO_BOARD_ID }}"),
+        "{workflow}"
+    );
+    let log = trello.log();
+    assert!(log.iter().all(|l| l.ends_with(" auth")), "{log:?}");
+    assert!(log.contains(&"POST /1/boards/ auth".to_string()), "{log:?}");
+    let outputs = &s.state()["resources"]["trello.web"]["outputs"];
+    assert_eq!(&outputs["boardId"], board_id.as_str());
+    assert_eq!(outputs["doingListId"], lists[1].0.as_str());
+    assert_secret_free_state(&s);
+
+    // read + no-op plan
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
+    assert_no_changes(&s);
+
+    // drift by hand: a list archived on the board; apply makes a new one and points the secret at it
+    trello.archive_list(board_id, "Doing");
+    let drift = run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(drift.all().contains("trello.web"), "{}", drift.all());
+    assert!(
+        drift.all().contains(&lists[1].0),
+        "the diff shows the list: {}",
+        drift.all()
+    );
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let repaired = trello.open_lists(board_id);
+    let names: Vec<&str> = repaired.iter().map(|(_, l)| l.name.as_str()).collect();
+    assert_eq!(names, ["To Do", "Doing", "Done"]);
+    assert_ne!(repaired[1].0, lists[1].0);
+    assert_eq!(
+        api.secrets("alice", "web")["TRELLO_DOING_LIST_ID"],
+        repaired[1].0
+    );
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // drift by hand: the workflow edited, then a secret deleted
+    edit_by_hand(&s, &api, TRELLO_WORKFLOW, "name: nothing\n");
+    let drift = run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(drift.all().contains("sha256"), "{}", drift.all());
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(show(&api, TRELLO_WORKFLOW), workflow);
+    api.delete_secret("alice", "web", "TRELLO_TOKEN");
+    let drift = run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(drift.all().contains("TRELLO_TOKEN"), "{}", drift.all());
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(api.secrets("alice", "web")["TRELLO_TOKEN"], TRELLO_TOKEN);
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // drift by hand: the board renamed; apply names it back
+    trello.rename_board(board_id, "scratch");
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(trello.boards()[0].1.name, "alice/web");
+
+    // option change → update: the same board gets the new name and description
+    s.write(
+        "dtm.yaml",
+        &config("name: Web issues\n      description: Issues of web"),
+    );
+    let plan = run(&s, &["plan", "-f", "dtm.yaml"]).expect(0);
+    assert!(plan.stdout().contains("1 to update"), "{}", plan.all());
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let boards = trello.boards();
+    assert_eq!(boards.len(), 1);
+    assert_eq!(
+        (&boards[0].0, boards[0].1.name.as_str()),
+        (board_id, "Web issues")
+    );
+    assert_eq!(boards[0].1.desc, "Issues of web");
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
+    assert_secret_free_state(&s);
+
+    // delete: workflow and secrets go, then the board; and again
+    run(&s, &["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(trello.boards().is_empty());
+    assert!(api.secrets("alice", "web").is_empty());
+    let tree = git(
+        &api.repo_path("alice", "web"),
+        &["ls-tree", "-r", "--name-only", "main"],
+    );
+    assert!(!tree.contains(TRELLO_WORKFLOW), "{tree}");
+    run(&s, &["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(s.state()["resources"], serde_json::json!({}));
+}
+
+#[test]
+fn a_wrong_trello_token_is_a_permission_error_that_says_what_to_check() {
+    let s = Sandbox::new();
+    let api = ScmStandIn::start(Flavor::GitHub, &s.path("standin"), "alice", GITHUB_TOKEN);
+    api.add_repo("alice", "web");
+    let trello = TrelloStandIn::start(TRELLO_KEY, "another-token");
+    s.write(
+        "dtm.yaml",
+        &trello_config(&api.base_url(), &trello.api_url(), ""),
+    );
+    let out = run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(1);
+    assert!(out.all().contains("401 (invalid token)"), "{}", out.all());
+    assert!(out.all().contains("board.token"), "{}", out.all());
+    assert!(out.all().contains("/members/me/boards"), "{}", out.all());
+}
