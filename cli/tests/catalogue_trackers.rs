@@ -1,6 +1,6 @@
-//! Conformance stories of the issue-tracker plugins (`trello`) through the real binary:
+//! Conformance stories of the issue-tracker plugins (`trello`, `jira`) through the real binary:
 //! create, read (verify), no-op plan, drift by hand, repair, option change → update, delete,
-//! delete again. Against loopback stand-ins for Trello's REST API and for GitHub's
+//! delete again. Against loopback stand-ins for Trello's and Jira's REST APIs and for GitHub's
 //! (repositories and Actions secrets, sealed with the stand-in's repository key and opened by
 //! it), with the workflow pushed over a real `git daemon`.
 #![allow(clippy::unwrap_used)]
@@ -8,6 +8,7 @@
 mod catalogue_support;
 mod common;
 
+use catalogue_support::jira::JiraStandIn;
 use catalogue_support::trello::TrelloStandIn;
 use catalogue_support::{Flavor, ScmStandIn, git};
 use common::{Run, Sandbox};
@@ -15,6 +16,8 @@ use common::{Run, Sandbox};
 const GITHUB_TOKEN: &str = "ghp_standin_secret_0123456789";
 const TRELLO_KEY: &str = "trello-key-0f1e2d3c4b5a69788796";
 const TRELLO_TOKEN: &str = "trello-token-a1b2c3d4e5f60718293a4b5c";
+const JIRA_TOKEN: &str = "jira-token-ATATT3xFfGF0abcdef";
+const JIRA_EMAIL: &str = "alice@example.com";
 
 fn run(s: &Sandbox, args: &[&str]) -> Run {
     let run = Run(s
@@ -22,9 +25,10 @@ fn run(s: &Sandbox, args: &[&str]) -> Run {
         .env("GITHUB_TOKEN", GITHUB_TOKEN)
         .env("TRELLO_API_KEY", TRELLO_KEY)
         .env("TRELLO_TOKEN", TRELLO_TOKEN)
+        .env("JIRA_TOKEN", JIRA_TOKEN)
         .output()
         .unwrap());
-    for secret in [GITHUB_TOKEN, TRELLO_KEY, TRELLO_TOKEN] {
+    for secret in [GITHUB_TOKEN, TRELLO_KEY, TRELLO_TOKEN, JIRA_TOKEN] {
         assert!(
             !run.all().contains(secret),
             "a secret was printed\n{}",
@@ -43,7 +47,7 @@ fn assert_no_changes(s: &Sandbox) {
 #[track_caller]
 fn assert_secret_free_state(s: &Sandbox) {
     let state = s.read("devstream.state");
-    for secret in [GITHUB_TOKEN, TRELLO_KEY, TRELLO_TOKEN] {
+    for secret in [GITHUB_TOKEN, TRELLO_KEY, TRELLO_TOKEN, JIRA_TOKEN] {
         assert!(!state.contains(secret), "a secret reached state:\n{state}");
     }
 }
@@ -235,4 +239,129 @@ fn a_wrong_trello_token_is_a_permission_error_that_says_what_to_check() {
     assert!(out.all().contains("401 (invalid token)"), "{}", out.all());
     assert!(out.all().contains("board.token"), "{}", out.all());
     assert!(out.all().contains("/members/me/boards"), "{}", out.all());
+}
+
+fn jira_config(github: &str, jira: &str, key: &str) -> String {
+    format!(
+        r#"tools:
+- name: jira
+  instanceID: web
+  options:
+    scm:
+      scmType: github
+      baseURL: {github}
+      owner: alice
+      name: web
+      branch: main
+      token: [[ env "GITHUB_TOKEN" ]]
+    jira:
+      baseUrl: {jira}
+      userEmail: {JIRA_EMAIL}
+      projectKey: {key}
+      token: [[ env "JIRA_TOKEN" ]]
+"#
+    )
+}
+
+const JIRA_WORKFLOW: &str = ".github/workflows/jiraIssueBuilder.yml";
+
+#[test]
+fn jira_story_against_jira_and_github_stand_ins() {
+    let s = Sandbox::new();
+    let api = ScmStandIn::start(Flavor::GitHub, &s.path("standin"), "alice", GITHUB_TOKEN);
+    api.add_repo("alice", "web");
+    let jira = JiraStandIn::start(JIRA_EMAIL, JIRA_TOKEN);
+    jira.add_project("HEAP", "Heap");
+    jira.add_project("OPS", "Operations");
+    let config = |key: &str| jira_config(&api.base_url(), &jira.base_url(), key);
+
+    // A project that does not exist is an error that names it and says what to do.
+    s.write("dtm.yaml", &config("NOPE"));
+    let out = run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(1);
+    assert!(
+        out.all().contains("no Jira project `NOPE`"),
+        "{}",
+        out.all()
+    );
+    assert!(out.all().contains("create it in Jira"), "{}", out.all());
+
+    // create
+    s.write("dtm.yaml", &config("HEAP"));
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let log = jira.log();
+    assert!(
+        log.contains(&"GET /rest/api/2/myself auth".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"GET /rest/api/2/project/HEAP auth".to_string()),
+        "{log:?}"
+    );
+    let secrets = api.secrets("alice", "web");
+    assert_eq!(secrets["GH_TOKEN"], GITHUB_TOKEN);
+    assert_eq!(secrets["JIRA_API_TOKEN"], JIRA_TOKEN);
+    assert_eq!(secrets.len(), 2, "{secrets:?}");
+    let workflow = show(&api, JIRA_WORKFLOW);
+    for wanted in [
+        format!("JIRA_BASE_URL: \"{}\"", jira.base_url()),
+        format!("JIRA_USER_EMAIL: \"{JIRA_EMAIL}\""),
+        "project: \"HEAP\"".to_string(),
+        "atlassian/gajira-create@master".to_string(),
+        "${{ secrets.JIRA_API_TOKEN }}".to_string(),
+    ] {
+        assert!(workflow.contains(&wanted), "{wanted} in\n{workflow}");
+    }
+    let outputs = &s.state()["resources"]["jira.web"]["outputs"];
+    assert_eq!(outputs["projectKey"], "HEAP");
+    assert_secret_free_state(&s);
+
+    // read + no-op plan
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
+    assert_no_changes(&s);
+
+    // drift by hand: the workflow edited; apply puts it back
+    edit_by_hand(&s, &api, JIRA_WORKFLOW, "name: nothing\n");
+    let drift = run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(drift.all().contains("jira.web"), "{}", drift.all());
+    assert!(drift.all().contains("sha256"), "{}", drift.all());
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(show(&api, JIRA_WORKFLOW), workflow);
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // drift in Jira: the project is gone; dtm cannot make it, and says so
+    jira.remove_project("HEAP");
+    let drift = run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(drift.all().contains("project"), "{}", drift.all());
+    let out = run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(1);
+    assert!(
+        out.all().contains("no Jira project `HEAP`"),
+        "{}",
+        out.all()
+    );
+    jira.add_project("HEAP", "Heap");
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // option change → update: another project
+    s.write("dtm.yaml", &config("ops"));
+    let plan = run(&s, &["plan", "-f", "dtm.yaml"]).expect(0);
+    assert!(plan.stdout().contains("1 to update"), "{}", plan.all());
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(show(&api, JIRA_WORKFLOW).contains("project: \"ops\""));
+    assert_eq!(
+        s.state()["resources"]["jira.web"]["outputs"]["projectKey"],
+        "OPS"
+    );
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // delete: the workflow and the secrets go, the Jira project stays; and again
+    run(&s, &["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(api.secrets("alice", "web").is_empty());
+    let tree = git(
+        &api.repo_path("alice", "web"),
+        &["ls-tree", "-r", "--name-only", "main"],
+    );
+    assert!(!tree.contains(JIRA_WORKFLOW), "{tree}");
+    run(&s, &["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(s.state()["resources"], serde_json::json!({}));
 }

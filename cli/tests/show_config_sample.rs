@@ -19,6 +19,7 @@ const SAMPLED: &[&str] = &[
     "argocdapp",
     "helm-installer",
     "trello",
+    "jira",
 ];
 
 #[test]

@@ -7,10 +7,11 @@
 //! it hands out are `git://127.0.0.1:PORT/...`, served by `git daemon` with pushes enabled, so
 //! the plugins' git traffic goes over the network too. The GitHub flavor also keeps Actions
 //! secrets (`secrets`), sealed with a repository key it holds, so it can check what arrives.
-//! `trello` stands in for that service's REST API, over the server in `http`.
+//! `trello` and `jira` stand in for those services' REST APIs, over the server in `http`.
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod http;
+pub mod jira;
 mod secrets;
 pub mod trello;
 
