@@ -155,44 +155,7 @@ fn trello_story_against_trello_and_github_stand_ins() {
     run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
     assert_no_changes(&s);
 
-    // drift by hand: a list archived on the board; apply makes a new one and points the secret at it
-    trello.archive_list(board_id, "Doing");
-    let drift = run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
-    assert!(drift.all().contains("trello.web"), "{}", drift.all());
-    assert!(
-        drift.all().contains(&lists[1].0),
-        "the diff shows the list: {}",
-        drift.all()
-    );
-    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
-    let repaired = trello.open_lists(board_id);
-    let names: Vec<&str> = repaired.iter().map(|(_, l)| l.name.as_str()).collect();
-    assert_eq!(names, ["To Do", "Doing", "Done"]);
-    assert_ne!(repaired[1].0, lists[1].0);
-    assert_eq!(
-        api.secrets("alice", "web")["TRELLO_DOING_LIST_ID"],
-        repaired[1].0
-    );
-    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
-
-    // drift by hand: the workflow edited, then a secret deleted
-    edit_by_hand(&s, &api, TRELLO_WORKFLOW, "name: nothing\n");
-    let drift = run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
-    assert!(drift.all().contains("sha256"), "{}", drift.all());
-    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
-    assert_eq!(show(&api, TRELLO_WORKFLOW), workflow);
-    api.delete_secret("alice", "web", "TRELLO_TOKEN");
-    let drift = run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
-    assert!(drift.all().contains("TRELLO_TOKEN"), "{}", drift.all());
-    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
-    assert_eq!(api.secrets("alice", "web")["TRELLO_TOKEN"], TRELLO_TOKEN);
-    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
-
-    // drift by hand: the board renamed; apply names it back
-    trello.rename_board(board_id, "scratch");
-    run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
-    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
-    assert_eq!(trello.boards()[0].1.name, "alice/web");
+    drift_by_hand_is_repaired(&s, &api, &trello, board_id, &workflow);
 
     // option change → update: the same board gets the new name and description
     s.write(
@@ -223,6 +186,56 @@ fn trello_story_against_trello_and_github_stand_ins() {
     assert!(!tree.contains(TRELLO_WORKFLOW), "{tree}");
     run(&s, &["delete", "-y", "-f", "dtm.yaml"]).expect(0);
     assert_eq!(s.state()["resources"], serde_json::json!({}));
+}
+
+/// Drift made by hand in Trello, in the workflow and in the secrets: each shown by `verify`
+/// (exit 2) and repaired by `apply`.
+fn drift_by_hand_is_repaired(
+    s: &Sandbox,
+    api: &ScmStandIn,
+    trello: &TrelloStandIn,
+    board_id: &str,
+    workflow: &str,
+) {
+    // a list archived on the board: apply makes a new one and points the secret at it
+    let lists = trello.open_lists(board_id);
+    trello.archive_list(board_id, "Doing");
+    let drift = run(s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(drift.all().contains("trello.web"), "{}", drift.all());
+    assert!(
+        drift.all().contains(&lists[1].0),
+        "the diff shows the list: {}",
+        drift.all()
+    );
+    run(s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let repaired = trello.open_lists(board_id);
+    let names: Vec<&str> = repaired.iter().map(|(_, l)| l.name.as_str()).collect();
+    assert_eq!(names, ["To Do", "Doing", "Done"]);
+    assert_ne!(repaired[1].0, lists[1].0);
+    assert_eq!(
+        api.secrets("alice", "web")["TRELLO_DOING_LIST_ID"],
+        repaired[1].0
+    );
+    run(s, &["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // drift by hand: the workflow edited, then a secret deleted
+    edit_by_hand(s, api, TRELLO_WORKFLOW, "name: nothing\n");
+    let drift = run(s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(drift.all().contains("sha256"), "{}", drift.all());
+    run(s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(show(api, TRELLO_WORKFLOW), workflow);
+    api.delete_secret("alice", "web", "TRELLO_TOKEN");
+    let drift = run(s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(drift.all().contains("TRELLO_TOKEN"), "{}", drift.all());
+    run(s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(api.secrets("alice", "web")["TRELLO_TOKEN"], TRELLO_TOKEN);
+    run(s, &["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // drift by hand: the board renamed; apply names it back
+    trello.rename_board(board_id, "scratch");
+    run(s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    run(s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(trello.boards()[0].1.name, "alice/web");
 }
 
 #[test]
