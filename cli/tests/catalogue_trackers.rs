@@ -378,3 +378,51 @@ fn jira_story_against_jira_and_github_stand_ins() {
     run(&s, &["delete", "-y", "-f", "dtm.yaml"]).expect(0);
     assert_eq!(s.state()["resources"], serde_json::json!({}));
 }
+
+#[test]
+fn trello_with_a_gitlab_project_keeps_ci_variables() {
+    let s = Sandbox::new();
+    let api = ScmStandIn::start(Flavor::GitLab, &s.path("standin"), "bob", GITHUB_TOKEN);
+    api.add_repo("platform", "web");
+    let trello = TrelloStandIn::start(TRELLO_KEY, TRELLO_TOKEN);
+    let config = trello_config(&api.base_url(), &trello.api_url(), "name: web")
+        .replace("scmType: github", "scmType: gitlab")
+        .replace("owner: alice", "org: platform");
+    s.write("dtm.yaml", &config);
+
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let vars = api.secrets("platform", "web");
+    assert_eq!(vars["TRELLO_TOKEN"], TRELLO_TOKEN);
+    assert_eq!(vars["TRELLO_MEMBER_MAP"], "[]");
+    assert_eq!(vars.len(), 7, "{vars:?}");
+    // Masked where GitLab can mask the value: the credentials and the ids, not `[]`.
+    let masked = api.masked("platform", "web");
+    assert!(masked.contains(&"TRELLO_TOKEN".to_string()), "{masked:?}");
+    assert!(
+        !masked.contains(&"TRELLO_MEMBER_MAP".to_string()),
+        "{masked:?}"
+    );
+    // GitLab's default branch, as in DevStream: master.
+    let bare = api.repo_path("platform", "web");
+    assert!(git(&bare, &["show", &format!("master:{TRELLO_WORKFLOW}")]).contains("CyanRYi"));
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
+
+    // A variable deleted by hand is drift; apply sets it again (and updates the others).
+    api.delete_secret("platform", "web", "TRELLO_BOARD_ID");
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert_eq!(
+        api.secrets("platform", "web")["TRELLO_BOARD_ID"],
+        trello.boards()[0].0
+    );
+    assert!(
+        api.log()
+            .iter()
+            .any(|l| l.starts_with("PUT /api/v4/projects/platform%2Fweb/variables/"))
+    );
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
+
+    run(&s, &["delete", "-y", "-f", "dtm.yaml"]).expect(0);
+    assert!(api.secrets("platform", "web").is_empty());
+    assert!(trello.boards().is_empty());
+}

@@ -7,7 +7,7 @@
 //! it hands out are `git://127.0.0.1:PORT/...`, served by `git daemon` with pushes enabled, so
 //! the plugins' git traffic goes over the network too. The GitHub flavor also keeps Actions
 //! secrets (`secrets`), sealed with a repository key it holds, so it can check what arrives.
-//! `trello` and `jira` stand in for those services' REST APIs, over the server in `http`.
+//! The GitLab flavor keeps CI/CD variables the same way. `trello` and `jira` stand in for those services' REST APIs, over the server in `http`.
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod http;
@@ -134,8 +134,11 @@ struct Shared {
     next_id: Mutex<u64>,
     namespaces: Mutex<Vec<String>>,
     stop: AtomicBool,
-    /// `owner/name` → secret name → value (opened).
+    /// `owner/name` → secret name → value (opened): GitHub's Actions secrets, GitLab's CI/CD
+    /// variables.
     secrets: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    /// `owner/name` → the GitLab variables that are masked.
+    masked: Mutex<BTreeMap<String, Vec<String>>>,
     secret_key: crypto_box::SecretKey,
 }
 
@@ -166,6 +169,7 @@ impl ScmStandIn {
             namespaces: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             secrets: Mutex::new(BTreeMap::new()),
+            masked: Mutex::new(BTreeMap::new()),
             secret_key: crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng),
         });
         let s = shared.clone();
@@ -213,6 +217,14 @@ impl ScmStandIn {
     /// The Actions secrets of `owner/name`, opened: name → value.
     pub fn secrets(&self, owner: &str, name: &str) -> BTreeMap<String, String> {
         let all = self.shared.secrets.lock().unwrap();
+        all.get(&format!("{owner}/{name}"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The GitLab variables of `owner/name` that are masked.
+    pub fn masked(&self, owner: &str, name: &str) -> Vec<String> {
+        let all = self.shared.masked.lock().unwrap();
         all.get(&format!("{owner}/{name}"))
             .cloned()
             .unwrap_or_default()
@@ -415,6 +427,12 @@ fn gitlab(s: &Shared, method: &str, path: &str, body: &Value) -> (u16, Value) {
     let segments: Vec<String> = rest.trim_matches('/').split('/').map(decode).collect();
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
     let repo_path = |full: &str| s.repos.join(format!("{full}.git"));
+    if let ["projects", full, "variables", rest @ ..] = seg.as_slice() {
+        if !repo_path(full).exists() {
+            return (404, json!({"message": "404 Project Not Found"}));
+        }
+        return secrets::gitlab(s, method, full, rest, body);
+    }
     match (method, seg.as_slice()) {
         ("GET", ["namespaces", ns]) => {
             // Every namespace exists in the stand-in: the user's and any group.
@@ -437,6 +455,7 @@ fn gitlab(s: &Shared, method: &str, path: &str, body: &Value) -> (u16, Value) {
             }
         }
         ("DELETE", ["projects", full]) => {
+            s.secrets.lock().unwrap().remove(*full);
             if std::fs::remove_dir_all(repo_path(full)).is_ok() {
                 (202, json!({"message": "202 Accepted"}))
             } else {
