@@ -422,6 +422,17 @@ fn trello_with_a_gitlab_project_keeps_ci_variables() {
     );
     run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
 
+    // The board deleted by hand: apply makes a new one and points the variables at it.
+    let old_board = trello.boards()[0].0.clone();
+    trello.delete_board(&old_board);
+    let drift = run(&s, &["verify", "-f", "dtm.yaml"]).expect(2);
+    assert!(drift.all().contains(&old_board), "{}", drift.all());
+    run(&s, &["apply", "-y", "-f", "dtm.yaml"]).expect(0);
+    let new_board = trello.boards()[0].0.clone();
+    assert_ne!(new_board, old_board);
+    assert_eq!(api.secrets("platform", "web")["TRELLO_BOARD_ID"], new_board);
+    run(&s, &["verify", "-f", "dtm.yaml"]).expect(0);
+
     run(&s, &["delete", "-y", "-f", "dtm.yaml"]).expect(0);
     assert!(api.secrets("platform", "web").is_empty());
     assert!(trello.boards().is_empty());

@@ -124,6 +124,13 @@ impl TrelloStandIn {
         list.closed = true;
     }
 
+    /// Deletes `board` and its lists, as a person would.
+    pub fn delete_board(&self, board: &str) {
+        let mut w = self.world.lock().unwrap();
+        w.boards.remove(board).unwrap();
+        w.lists.retain(|_, l| l.board != board);
+    }
+
     /// Renames `board`, as a person would.
     pub fn rename_board(&self, board: &str, name: &str) {
         let mut w = self.world.lock().unwrap();
