@@ -10,6 +10,7 @@ mod catalogue_quickstart;
 mod catalogue_scm;
 mod catalogue_stories;
 mod catalogue_support;
+mod catalogue_trackers;
 mod common;
 mod concurrency;
 mod devlake_support;

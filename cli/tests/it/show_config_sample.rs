@@ -23,6 +23,8 @@ const SAMPLED: &[&str] = &[
     "helm-installer",
     "jenkins-pipeline",
     "devlake-config",
+    "trello",
+    "jira",
 ];
 
 #[test]

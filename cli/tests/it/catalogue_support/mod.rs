@@ -5,13 +5,21 @@
 //! REST calls with the shapes the services document (`clone_url`, `http_url_to_repo`, `id`,
 //! 401 without the token, 404 for unknown repositories, 422/400 for duplicates). The git URLs
 //! it hands out are `git://127.0.0.1:PORT/...`, served by `git daemon` with pushes enabled, so
-//! the plugins' git traffic goes over the network too.
+//! the plugins' git traffic goes over the network too. The GitHub flavor also keeps Actions
+//! secrets (`secrets`), sealed with a repository key it holds, so it can check what arrives.
+//! The GitLab flavor keeps CI/CD variables the same way. `trello` and `jira` stand in for those services' REST APIs, over the server in `http`.
 #![allow(
     dead_code,
     clippy::unwrap_used,
-    reason = "helpers shared by test binaries that each use some of them; tests fail loudly"
+    reason = "helpers shared by test modules that each use some of them; tests fail loudly"
 )]
 
+pub(crate) mod http;
+pub(crate) mod jira;
+mod secrets;
+pub(crate) mod trello;
+
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -114,6 +122,12 @@ struct Shared {
     /// Webhooks: (repository `owner/name`, hook as the API shows it).
     hooks: Mutex<Vec<(String, Value)>>,
     stop: AtomicBool,
+    /// `owner/name` → secret name → value (opened): GitHub's Actions secrets, GitLab's CI/CD
+    /// variables.
+    secrets: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    /// `owner/name` → the GitLab variables that are masked.
+    masked: Mutex<BTreeMap<String, Vec<String>>>,
+    secret_key: crypto_box::SecretKey,
 }
 
 /// The REST stand-in plus its git daemon.
@@ -143,6 +157,9 @@ impl ScmStandIn {
             namespaces: Mutex::new(Vec::new()),
             hooks: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            secrets: Mutex::new(BTreeMap::new()),
+            masked: Mutex::new(BTreeMap::new()),
+            secret_key: crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng),
         });
         let s = shared.clone();
         let thread = std::thread::spawn(move || {
@@ -196,6 +213,31 @@ impl ScmStandIn {
     /// Creates `owner/name` directly, as if it existed before.
     pub(crate) fn add_repo(&self, owner: &str, name: &str) {
         init_bare(&self.repo_path(owner, name));
+    }
+
+    /// The Actions secrets of `owner/name`, opened: name → value.
+    pub(crate) fn secrets(&self, owner: &str, name: &str) -> BTreeMap<String, String> {
+        let all = self.shared.secrets.lock().unwrap();
+        all.get(&format!("{owner}/{name}"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The GitLab variables of `owner/name` that are masked.
+    pub(crate) fn masked(&self, owner: &str, name: &str) -> Vec<String> {
+        let all = self.shared.masked.lock().unwrap();
+        all.get(&format!("{owner}/{name}"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Deletes one secret of `owner/name`, as a person would in the repository's settings.
+    pub(crate) fn delete_secret(&self, owner: &str, name: &str, secret: &str) {
+        let mut all = self.shared.secrets.lock().unwrap();
+        all.get_mut(&format!("{owner}/{name}"))
+            .unwrap()
+            .remove(secret)
+            .unwrap();
     }
 }
 
@@ -274,6 +316,7 @@ fn serve(s: &Shared, stream: TcpStream) {
         "{method} {path} {}",
         if authorized { "token" } else { "none" }
     ));
+    let path = path.split('?').next().unwrap_or_default().to_string();
     let (status, answer) = if authorized {
         match s.flavor {
             Flavor::GitHub => github(s, &method, &path, &body),
@@ -294,6 +337,7 @@ fn serve(s: &Shared, stream: TcpStream) {
         204 => "No Content",
         401 => "Unauthorized",
         404 => "Not Found",
+        422 => "Unprocessable Entity",
         _ => "Other",
     };
     let mut stream = stream;
@@ -323,6 +367,12 @@ fn github(s: &Shared, method: &str, path: &str, body: &Value) -> (u16, Value) {
     let segments: Vec<String> = rest.trim_matches('/').split('/').map(decode).collect();
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
     let repo_path = |o: &str, n: &str| s.repos.join(o).join(format!("{n}.git"));
+    if let ["repos", o, n, "actions", "secrets", rest @ ..] = seg.as_slice() {
+        if !repo_path(o, n).exists() {
+            return (404, json!({"message": "Not Found"}));
+        }
+        return secrets::github(s, method, &format!("{o}/{n}"), rest, body);
+    }
     match (method, seg.as_slice()) {
         ("GET", ["repos", o, n]) => {
             if repo_path(o, n).exists() {
@@ -332,6 +382,7 @@ fn github(s: &Shared, method: &str, path: &str, body: &Value) -> (u16, Value) {
             }
         }
         ("DELETE", ["repos", o, n]) => {
+            s.secrets.lock().unwrap().remove(&format!("{o}/{n}"));
             if std::fs::remove_dir_all(repo_path(o, n)).is_ok() {
                 (204, Value::Null)
             } else {
@@ -441,6 +492,12 @@ fn gitlab(s: &Shared, method: &str, path: &str, body: &Value) -> (u16, Value) {
     let segments: Vec<String> = rest.trim_matches('/').split('/').map(decode).collect();
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
     let repo_path = |full: &str| s.repos.join(format!("{full}.git"));
+    if let ["projects", full, "variables", rest @ ..] = seg.as_slice() {
+        if !repo_path(full).exists() {
+            return (404, json!({"message": "404 Project Not Found"}));
+        }
+        return secrets::gitlab(s, method, full, rest, body);
+    }
     match (method, seg.as_slice()) {
         ("GET", ["namespaces", ns]) => {
             // Every namespace exists in the stand-in: the user's and any group.
@@ -469,6 +526,7 @@ fn gitlab(s: &Shared, method: &str, path: &str, body: &Value) -> (u16, Value) {
             hooks(s, method, full, rest, body)
         }
         ("DELETE", ["projects", full]) => {
+            s.secrets.lock().unwrap().remove(*full);
             if std::fs::remove_dir_all(repo_path(full)).is_ok() {
                 (202, json!({"message": "202 Accepted"}))
             } else {
