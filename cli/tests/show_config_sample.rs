@@ -18,6 +18,7 @@ const SAMPLED: &[&str] = &[
     "k8s-manifest",
     "argocdapp",
     "helm-installer",
+    "gitlab-ce-docker",
 ];
 
 #[test]
