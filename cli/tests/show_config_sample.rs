@@ -19,6 +19,7 @@ const SAMPLED: &[&str] = &[
     "argocdapp",
     "helm-installer",
     "gitlab-ce-docker",
+    "harbor-docker",
 ];
 
 #[test]
