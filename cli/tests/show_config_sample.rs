@@ -20,6 +20,7 @@ const SAMPLED: &[&str] = &[
     "helm-installer",
     "gitlab-ce-docker",
     "harbor-docker",
+    "zentao",
 ];
 
 #[test]
