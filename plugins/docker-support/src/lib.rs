@@ -28,7 +28,7 @@ pub fn hostname_problem(name: &str) -> Option<String> {
     if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
         return Some(format!(
             "`{name}` is not a hostname: use letters, digits and `-` in dot-separated labels, \
-             such as `gitlab.example.com`"
+             such as `git.example.com`"
         ));
     }
     None

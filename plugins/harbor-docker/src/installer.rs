@@ -257,3 +257,37 @@ impl Installer {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_started_from_another_directory_is_foreign() {
+        let options: Options = serde_json::from_value(json!({"hostname": "harbor.example.com"}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let inst = Installer {
+            docker: Docker::locate(Some("/bin/sh"), None, Path::new("/"))
+                .unwrap_or_else(|e| panic!("{e}")),
+            compose: Vec::new(),
+            compose_program: PathBuf::from("/bin/sh"),
+            dir: options.dir(Path::new("/srv/dtm")),
+        };
+        let started_in = |dir: &str| json!({"Config": {"Labels": {WORKDIR_LABEL: dir}}});
+        assert_eq!(inst.foreign(&[started_in("/srv/dtm/harbor/")]), None);
+        assert_eq!(
+            inst.foreign(&[started_in("/opt/harbor")]),
+            Some("/opt/harbor".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_status_digest_leaves_the_passwords_out() {
+        let a =
+            digest(b"hostname: x\nharbor_admin_password: \"one\"\ndatabase:\n  password: \"a\"\n");
+        let b =
+            digest(b"hostname: x\nharbor_admin_password: \"two\"\ndatabase:\n  password: \"b\"\n");
+        assert_eq!(a, b);
+        assert_ne!(a, digest(b"hostname: y\n"));
+    }
+}

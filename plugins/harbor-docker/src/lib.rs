@@ -198,6 +198,11 @@ mod tests {
             assert!(yml.contains(line), "{line} not in\n{yml}");
         }
         assert_eq!(o.url(), "http://harbor.example.com");
+        let o: Options = serde_json::from_value(
+            json!({"hostname": "harbor.example.com", "installDir": "./ops/../harbor/"}),
+        )
+        .unwrap();
+        assert_eq!(o.dir(Path::new("/srv/dtm")), Path::new("/srv/dtm/harbor"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The options of a `harbor-docker` tool (DevStream's `hostname`, plus the settings of the
 //! `harbor.yml` DevStream wrote with fixed values) and the `harbor.yml` they make.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use dtm_docker_support::{hostname_problem, parse_duration};
@@ -94,9 +94,20 @@ impl Options {
         parse_duration(&self.wait_timeout, "waitTimeout")
     }
 
-    /// The install directory, absolute.
+    /// The install directory, absolute and without `.` or `..`, as Compose labels its
+    /// containers with it.
     pub fn dir(&self, workdir: &Path) -> PathBuf {
-        workdir.join(&self.install_dir)
+        let mut dir = PathBuf::new();
+        for part in workdir.join(&self.install_dir).components() {
+            match part {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    dir.pop();
+                }
+                other => dir.push(other),
+            }
+        }
+        dir
     }
 
     /// Harbor's URL.
