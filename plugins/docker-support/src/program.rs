@@ -38,8 +38,8 @@ pub enum DockerError {
     },
     /// The Docker daemon did not answer.
     #[error(
-        "`{command}` cannot reach the Docker daemon ({host}): {message}; start Docker, or point \
-         DOCKER_HOST at a running daemon"
+        "`{command}` cannot reach the Docker daemon ({host}): {message}; start the daemon there, \
+         or point the tool's `dockerHost` option (or DOCKER_HOST) at a running one"
     )]
     Daemon {
         /// The command.
