@@ -5,14 +5,18 @@
 #     package by ../shared/tools/kube-apiserver/ (beside the checkout; cached per machine), with
 #     its controller-manager, plus a second one running the workload controllers;
 #   - Helm: the Helm v4 SDK from the PyPI wheel `helm-python-sdk` (installed if missing), driven
-#     by scripts/helm-standin/helm, a helm-compatible command for the helm-installer tests.
+#     by scripts/helm-standin/helm, a helm-compatible command for the helm-installer tests;
+#   - Docker: Debian's dockerd (package docker.io, with docker-compose and busybox-static for the
+#     test images; installed if missing, as root) on a private socket and data root, for the
+#     gitlab-ce-docker and harbor-docker tests. It never touches /var/run/docker.sock.
 #
 # Usage (from anywhere in the checkout):
 #   scripts/test-servers.sh start    # install/build what is missing, start both, write the env file
 #   scripts/test-servers.sh env      # print `export ...` lines for the tests: eval "$(... env)"
 #   scripts/test-servers.sh stop     # stop what `start` started
 #
-# The tests find the servers through DTM_TEST_S3_ENDPOINT and DTM_TEST_KUBECONFIG and fail, saying
+# The tests find the servers through DTM_TEST_S3_ENDPOINT, DTM_TEST_KUBECONFIG and
+# DTM_TEST_DOCKER_HOST and fail, saying
 # to run this script, when those are not set (DTM_TEST_SKIP_SERVERS=1 skips them instead).
 # Overrides: DTM_TEST_S3_PORT (default: a free port), DTM_KUBE_TOOLS (the kube-apiserver scripts),
 # KUBE_DIR, APISERVER_PORT and the other variables of those scripts.
@@ -154,7 +158,78 @@ start_workload_controllers() {
   log "workload controllers (deployment, replicaset, statefulset, daemonset, job) running"
 }
 
+# The container plugins' tests need a real Docker engine. Debian's dockerd runs here as root
+# (overlay2, or whatever storage driver works), on its own socket, data root and exec root; no
+# iptables rules, no IP forwarding: published ports go through docker-proxy on the host.
+start_docker() {
+  local missing=""
+  command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
+  command -v docker-compose >/dev/null 2>&1 || missing="$missing docker-compose"
+  [ -x /bin/busybox ] || missing="$missing busybox-static"
+  if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+      log "the Docker tests need Debian's$missing; install them as root (apt-get install$missing)"
+      return 1
+    fi
+    log "installing$missing from Debian"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2
+  fi
+  # containerd's socket lives under the exec root: keep its path short.
+  local exec_root
+  exec_root="$(mktemp -d /tmp/dtm-docker.XXXXXX)"
+  echo "$exec_root" >"$STATE_DIR/docker.exec-root"
+  local sock="unix://$exec_root/docker.sock"
+  # runc-bounded: runc, minus the capabilities this machine cannot grant (see the script), so
+  # that privileged containers (Harbor's prepare step) start in a sandboxed VM too.
+  setsid nohup dockerd --data-root "$STATE_DIR/docker-data" --exec-root "$exec_root" \
+    --pidfile "$exec_root/dockerd.pid" -H "$sock" \
+    --iptables=false --ip-forward=false --ip-masq=false \
+    --add-runtime "runc-bounded=$ROOT/scripts/docker-test/runc-bounded" \
+    --default-runtime runc-bounded >"$STATE_DIR/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/dockerd.pid"
+  local deadline=$(($(date +%s) + 60))
+  until DOCKER_HOST="$sock" docker version >/dev/null 2>&1; do
+    if ! kill -0 "$(cat "$STATE_DIR/dockerd.pid")" 2>/dev/null; then
+      tail -20 "$STATE_DIR/dockerd.log" >&2
+      log "dockerd exited; see $STATE_DIR/dockerd.log"
+      return 1
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      log "dockerd not ready after 60 s; see $STATE_DIR/dockerd.log"
+      return 1
+    fi
+    sleep 0.5
+  done
+  local version
+  version="$(DOCKER_HOST="$sock" docker version --format '{{.Server.Version}}' 2>/dev/null || echo unknown)"
+  log "dockerd $version on $sock"
+  {
+    echo "export DTM_TEST_DOCKER_HOST=$sock"
+    echo "export DTM_TEST_DOCKER_SERVER='dockerd $version'"
+  } >>"$ENV_FILE.tmp"
+}
+
+stop_docker() {
+  if [ -f "$STATE_DIR/dockerd.pid" ]; then
+    local pid
+    pid="$(cat "$STATE_DIR/dockerd.pid")"
+    # Only our dockerd: its command line names our data root.
+    if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$STATE_DIR/docker-data"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      local deadline=$(($(date +%s) + 30))
+      while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.5; done
+      log "dockerd stopped (pid $pid)"
+    fi
+    rm -f "$STATE_DIR/dockerd.pid"
+  fi
+  if [ -f "$STATE_DIR/docker.exec-root" ]; then
+    rm -rf "$(cat "$STATE_DIR/docker.exec-root")" 2>/dev/null || true
+    rm -f "$STATE_DIR/docker.exec-root"
+  fi
+}
+
 stop() {
+  stop_docker
   if [ -f "$STATE_DIR/kcm-workloads.pid" ]; then
     local kpid
     kpid="$(cat "$STATE_DIR/kcm-workloads.pid")"
@@ -193,7 +268,7 @@ case "${1:-}" in
       echo "export AWS_REGION=us-east-1"
       echo "export AWS_EC2_METADATA_DISABLED=true"
     } >>"$ENV_FILE.tmp"
-    if ! start_moto || ! start_kube || ! prepare_helm; then
+    if ! start_moto || ! start_kube || ! prepare_helm || ! start_docker; then
       stop
       rm -f "$ENV_FILE.tmp"
       exit 1

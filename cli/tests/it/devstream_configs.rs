@@ -1,11 +1,11 @@
 //! DevStream v0.12.1's own configs are accepted by `dtm plan` unchanged.
 //!
-//! The fixtures in `tests/fixtures/devstream/` named `examples-*.yaml` and `helm-installer-*.yaml`
-//! are byte-for-byte copies of DevStream v0.12.1's `examples/` files and of the complete configs
-//! on its helm-installer plugin pages (see the README there). Each is copied into a fresh
-//! sandbox and planned as it is, with a dummy value for every environment variable it names in
-//! `[[ env NAME ]]`, no kubeconfig (HOME inside the sandbox) and an empty state: `dtm plan` must
-//! exit 0 (nothing to do) or 2 (changes planned). A plan against empty state only validates, so
+//! The fixtures in `tests/fixtures/devstream/` named `examples-*.yaml`, `helm-installer-*.yaml`,
+//! `plugin-*.yaml` and `use-case-*.yaml` are byte-for-byte copies of DevStream v0.12.1's
+//! `examples/` files and of complete configs on its documentation pages (see the README there).
+//! Each is copied into a fresh sandbox and planned as it is, with a dummy value for every
+//! environment variable it names in `[[ env NAME ]]`, no kubeconfig (HOME inside the sandbox) and
+//! an empty state: `dtm plan` must exit 0 (nothing to do) or 2 (changes planned). A plan against empty state only validates, so
 //! no network or cluster is needed. Do not edit the fixtures to make a test pass.
 #![allow(
     clippy::unwrap_used,
@@ -98,6 +98,10 @@ devstream_configs! {
     helm_installer_sonarqube_1 => "helm-installer-sonarqube-1.yaml",
     helm_installer_tekton_1 => "helm-installer-tekton-1.yaml",
     helm_installer_vault_1 => "helm-installer-vault-1.yaml",
+    plugin_gitlab_ce_docker_1 => "plugin-gitlab-ce-docker-1.yaml",
+    plugin_harbor_docker_1 => "plugin-harbor-docker-1.yaml",
+    plugin_zentao_1 => "plugin-zentao-1.yaml",
+    use_case_gitlab_dtm_apps_1 => "use-case-gitlab-dtm-apps-1.yaml",
 }
 
 #[test]
@@ -105,7 +109,9 @@ fn every_devstream_copy_has_a_test() {
     let mut missing = Vec::new();
     for entry in std::fs::read_dir(fixture_dir()).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        let copied = name.starts_with("examples-") || name.starts_with("helm-installer-");
+        let copied = ["examples-", "helm-installer-", "plugin-", "use-case-"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
         if copied && name.ends_with(".yaml") && !FIXTURES.contains(&name.as_str()) {
             missing.push(name);
         }

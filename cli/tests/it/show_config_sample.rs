@@ -25,6 +25,9 @@ const SAMPLED: &[&str] = &[
     "devlake-config",
     "trello",
     "jira",
+    "gitlab-ce-docker",
+    "harbor-docker",
+    "zentao",
 ];
 
 #[test]
