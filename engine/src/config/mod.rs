@@ -20,6 +20,7 @@ use serde_json::Value;
 mod apps;
 mod decode;
 mod graph;
+mod limits;
 mod load;
 mod plugins;
 mod refs;
