@@ -38,7 +38,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Map, Value};
 
 use crate::remote::{self, Options, Renewal, Renewer};
-use crate::{Backend, BackendError, LockInfo, Snapshot, Version};
+use crate::{Backend, BackendError, LockInfo, Snapshot, TakenOver, Version};
 
 /// The namespace used when the config names none (DevStream's default).
 pub const DEFAULT_NAMESPACE: &str = "devstream";
@@ -670,7 +670,7 @@ impl Backend for KubeBackend {
         }
     }
 
-    fn lock(&self, info: &LockInfo) -> Result<(), BackendError> {
+    fn lock(&self, info: &LockInfo) -> Result<Option<TakenOver>, BackendError> {
         let inner = &self.inner;
         let mut held = self.held();
         let what = format!(
@@ -735,7 +735,7 @@ impl Backend for KubeBackend {
                 info: info.clone(),
                 _renewer: renewer,
             });
-            return Ok(());
+            return Ok(None);
         }
         Err(inner.remote_error(format!("{what}: the Lease kept changing; try again"), true))
     }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use dtm_backends::{Backend, BackendError, LockInfo, Version};
+use dtm_backends::{Backend, BackendError, LockInfo, TakenOver, Version};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{FORMAT_VERSION, Resource, State, StateError};
@@ -187,7 +187,12 @@ impl StateStore {
     }
 
     /// Takes the backend's lock, waiting up to `wait` (polling) if someone else holds it.
-    pub fn lock(&self, info: &LockInfo, wait: std::time::Duration) -> Result<(), BackendError> {
+    /// Returns the lock it took over, if its holder was provably gone (say so to the user).
+    pub fn lock(
+        &self,
+        info: &LockInfo,
+        wait: std::time::Duration,
+    ) -> Result<Option<TakenOver>, BackendError> {
         let deadline = std::time::Instant::now() + wait;
         loop {
             match self.backend.lock(info) {

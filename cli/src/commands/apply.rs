@@ -116,7 +116,10 @@ pub fn run(args: &ConfigArgs, yes: bool, kind: Kind) -> Result<Exit> {
     let interrupt = install_interrupt()?;
 
     let info = lock_info(kind.name(), &crate::settings::user_name());
-    store.lock(&info, ws.settings.lock_timeout)?;
+    super::warn_taken_over(
+        &store.location(),
+        store.lock(&info, ws.settings.lock_timeout)?,
+    );
     let result = locked(&resolved, &mut store, yes, kind, json, &interrupt);
     let unlocked = store.backend().unlock(&info.id);
     let exit = result?;

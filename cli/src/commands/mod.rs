@@ -77,6 +77,19 @@ pub fn open(args: &ConfigArgs) -> Result<(Resolved, StateStore)> {
     open_with(args, LockMode::Auto)
 }
 
+/// Says on stderr that the lock of a run that is gone was taken over, and what to do.
+pub fn warn_taken_over(location: &str, taken: Option<dtm_backends::TakenOver>) {
+    if let Some(taken) = taken {
+        use std::io::Write;
+        // Nothing to do if stderr is gone.
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: state {location}: {taken}. If that run stopped halfway, its completed \
+             changes were saved: the plan shows what is left"
+        );
+    }
+}
+
 /// Like [`open`], with the lock file treated as `mode` says.
 pub fn open_with(args: &ConfigArgs, mode: LockMode) -> Result<(Resolved, StateStore)> {
     let mut resolved = settings::resolve_with(args, mode)?;

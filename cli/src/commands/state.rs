@@ -59,7 +59,7 @@ fn with_lock<T>(
     change: impl FnOnce(&mut StateStore) -> Result<T>,
 ) -> Result<T> {
     let info = lock_info(operation, &crate::settings::user_name());
-    store.lock(&info, args.lock_timeout)?;
+    super::warn_taken_over(&store.location(), store.lock(&info, args.lock_timeout)?);
     let result = store
         .reload()
         .map_err(anyhow::Error::from)
@@ -446,7 +446,11 @@ fn lock_waiting(
             {
                 std::thread::sleep(std::time::Duration::from_millis(200));
             }
-            other => return other,
+            Err(error) => return Err(error),
+            Ok(taken) => {
+                super::warn_taken_over(&backend.location(), taken);
+                return Ok(());
+            }
         }
     }
 }
