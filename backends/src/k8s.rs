@@ -398,7 +398,8 @@ impl Inner {
                         "the state is {} bytes ({} bytes compressed), more than the {} bytes a \
                          ConfigMap can hold; remove tools you no longer manage from the state \
                          (`dtm state rm`), or move the state to a backend without this limit \
-                         (`dtm state migrate --to` a config using the s3 or local backend)",
+                         (`dtm state migrate --to` a config using the s3 or local backend); \
+                         nothing was written",
                         bytes.len(),
                         compressed.len(),
                         CONFIGMAP_LIMIT

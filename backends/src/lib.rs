@@ -18,6 +18,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The largest state document (and local journal) a backend reads or writes: 64 MiB. States
+/// hold thousands of tools in a few megabytes; a larger document is not one dtm wrote, and is
+/// refused before it is read whole (see docs/state.md).
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
+
 /// Opaque version token of a stored document (a file generation, an S3 ETag, a resourceVersion).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Version(pub String);
@@ -162,8 +167,9 @@ pub enum BackendError {
         #[source]
         source: std::io::Error,
     },
-    /// The document is larger than the backend can store; nothing was written.
-    #[error("state {location}: {message}; nothing was written")]
+    /// The document is larger than the backend can store (nothing was written) or than any
+    /// backend reads (it was left untouched); the message says which.
+    #[error("state {location}: {message}")]
     TooLarge {
         /// Where the state lives.
         location: String,

@@ -36,7 +36,9 @@ use fs4::{FileExt, TryLockError};
 use serde_json::{Map, Value};
 
 use crate::remote::unknown_holder;
-use crate::{Backend, BackendError, LockInfo, Snapshot, TakenOver, Version, host_name};
+use crate::{
+    Backend, BackendError, LockInfo, MAX_DOCUMENT_BYTES, Snapshot, TakenOver, Version, host_name,
+};
 
 /// The state file used when the config does not name one (DevStream's default).
 pub const DEFAULT_STATE_FILE: &str = "devstream.state";
@@ -501,6 +503,22 @@ impl LocalBackend {
 }
 
 impl LocalBackend {
+    /// Refuses `what` if it is larger than [`MAX_DOCUMENT_BYTES`].
+    fn check_size(&self, size: u64, what: &str, outcome: &str) -> Result<(), BackendError> {
+        if size <= MAX_DOCUMENT_BYTES as u64 {
+            return Ok(());
+        }
+        Err(BackendError::TooLarge {
+            location: self.location(),
+            message: format!(
+                "{what} is {size} bytes, more than the {} MiB a state may take (the limit); \
+                 {outcome}. A state dtm wrote is never that large: forget tools with \
+                 `dtm state rm`, or split the config",
+                MAX_DOCUMENT_BYTES / (1024 * 1024)
+            ),
+        })
+    }
+
     /// The journal file: `F.journal`.
     pub fn journal_path(&self) -> PathBuf {
         self.sibling(".journal")
@@ -581,11 +599,19 @@ impl Backend for LocalBackend {
 
     fn read_journal(&self, version: &Version) -> Result<Vec<Vec<u8>>, BackendError> {
         let path = self.journal_path();
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let read = File::open(&path).and_then(|file| {
+            let size = file.metadata()?.len();
+            Ok((file, size))
+        });
+        let (mut file, size) = match read {
+            Ok(opened) => opened,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.io_error(format!("reading {}", path.display()), e)),
         };
+        self.check_size(size, "its journal", "it was left untouched")?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| self.io_error(format!("reading {}", path.display()), e))?;
         let mut lines = bytes.split_inclusive(|b| *b == b'\n');
         let Some(head) = lines.next() else {
             return Ok(Vec::new());
@@ -616,6 +642,7 @@ impl Backend for LocalBackend {
         // Taken from the open file, so it describes exactly the bytes read: writers replace the
         // file by renaming and never change it in place.
         let meta = file.metadata().map_err(|e| self.io_error(action(), e))?;
+        self.check_size(meta.len(), "the state file", "it was left untouched")?;
         let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
         file.read_to_end(&mut bytes)
             .map_err(|e| self.io_error(action(), e))?;
@@ -626,6 +653,7 @@ impl Backend for LocalBackend {
     }
 
     fn write(&self, bytes: &[u8], expected: Option<&Version>) -> Result<Version, BackendError> {
+        self.check_size(bytes.len() as u64, "the new state", "nothing was written")?;
         self.create_dir()?;
         let _guard = self.write_lock()?;
         let current = self.current_metadata()?;
