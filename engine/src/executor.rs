@@ -581,12 +581,7 @@ fn prepare(
     let (options, secrets) = match (tool, recorded) {
         (Some(tool), _) => match crate::plan::resolve_in_state(tool, &store.state) {
             Ok(v) => (v, tool.secret_values.clone()),
-            Err(unresolved) => {
-                return Prepared::Fail(format!(
-                    "cannot resolve {}: the referenced tool has not produced that output",
-                    unresolved.join(", ")
-                ));
-            }
+            Err(error) => return Prepared::Fail(error.to_string()),
         },
         // No longer in the config (an orphan, or `destroy`): the recorded options, with the
         // secrets rebuilt from the variables they came from.

@@ -380,7 +380,10 @@ fn resolve_refs_types_whole_values_and_splices_embedded_ones() {
     let err = resolve_refs(&missing, &lookup).unwrap_err();
     assert_eq!(
         err,
-        ["${{ file.a.outputs.nope }}", "${{ file.a.outputs.gone }}"]
+        config::RefError::Unresolved(vec![
+            "${{ file.a.outputs.nope }}".into(),
+            "${{ file.a.outputs.gone }}".into()
+        ])
     );
 }
 

@@ -31,7 +31,7 @@ mod yaml;
 
 pub use load::load;
 pub use plugins::validate_against_plugins;
-pub use refs::resolve_refs;
+pub use refs::{RefError, resolve_refs};
 pub(crate) use vars::value_text;
 pub(crate) use yaml::plain_value;
 
