@@ -129,6 +129,20 @@ fn a_chain_of_8000_variables_stops_at_the_depth_limit_without_deep_recursion() {
 }
 
 #[test]
+fn a_chain_broken_by_a_cycle_is_reported_once_each() {
+    // Found by fuzzing: the chain shown in the depth message was followed round v6's cycle for
+    // ever, until memory ran out.
+    let got = problems_of(fixture("chain-with-a-cycle.yaml"));
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(got[0].starts_with("10:3 vars.v6: variables refer to each other in a cycle: v6 -> v6"));
+    assert!(
+        got[1].starts_with("75:3 vars.v71:")
+            && got[1].contains("(v71 -> v70 -> v69 -> ... -> v8 -> v7;"),
+        "{got:#?}"
+    );
+}
+
+#[test]
 fn a_chain_at_the_depth_limit_resolves_on_a_small_stack() {
     let mut text = String::from("vars:\n  v1: {x: [0]}\n");
     for i in 2..=64 {

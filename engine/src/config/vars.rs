@@ -248,7 +248,9 @@ impl Loader<'_> {
                     .max()
                     .copied()
                     .unwrap_or(0);
-                depth.insert(name, below + 1);
+                // A variable in a cycle (reported already) has no depth and ends every chain.
+                let own = if self.var_failed(name) { 0 } else { below + 1 };
+                depth.insert(name, own);
                 stack.pop();
             }
         }
@@ -264,11 +266,13 @@ impl Loader<'_> {
                 // The deepest chain below, following the deepest variable at each step.
                 let mut chain = vec![name.as_str()];
                 let mut at = name.as_str();
+                let level = |n: &str| depth.get(n).copied().unwrap_or(0);
                 while let Some(next) = self
                     .var_deps
                     .get(at)
-                    .and_then(|deps| deps.iter().max_by_key(|d| depth.get(d.as_str())))
-                    .filter(|next| depth.get(next.as_str()).is_some_and(|&n| n > 0))
+                    .and_then(|deps| deps.iter().max_by_key(|d| level(d)))
+                    // Each step goes one level down, so the walk ends.
+                    .filter(|next| level(next) > 0 && level(next) < level(at))
                 {
                     at = next.as_str();
                     chain.push(at);
