@@ -419,3 +419,26 @@ fn yaml_anchors_and_merge_keys_work() {
         json!({"path": "b.txt", "mode": "0644"})
     );
 }
+
+#[test]
+fn secrets_spliced_into_variables_keep_their_values() {
+    // Found by fuzzing a change that lost them: a secret inside a longer string in `vars:`.
+    let (_dir, config) = load_text(
+        r#"vars:
+  twice: "[[ env "T" ]][[ env "T" ]]"
+  after: "a[[ env "T" ]]"
+tools:
+- name: file
+  instanceID: a
+  options:
+    content: "[[ twice ]]"
+    path: "[[ after ]]"
+"#,
+        &env_of(&[("T", "tok")]),
+    );
+    let config = config.unwrap();
+    let options = &config.tools[0].options;
+    assert_eq!(options["content"], "toktok");
+    assert_eq!(options["path"], "atok");
+    assert_eq!(config.tools[0].secret_paths, ["/content", "/path"]);
+}

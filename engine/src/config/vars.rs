@@ -686,7 +686,10 @@ impl Loader<'_> {
                                 Some((bytes, 0))
                             };
                             match self.eval_late(i, extra, cost) {
-                                Some(_) => out.push_str(&inserted.unwrap_or_default()),
+                                // A secret's token is inserted as it is (`cost` is not asked).
+                                Some(v) => {
+                                    out.push_str(&inserted.unwrap_or_else(|| value_text(&v)))
+                                }
                                 None => out.push_str(&self.fallback(i)),
                             }
                         }
