@@ -11,7 +11,7 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{Backend, BackendError, LockInfo, Version};
+use crate::{Backend, BackendError, LockInfo, TakenOver, Version};
 
 /// Returns a new backend value for the scenario's storage location.
 pub type Open<'a> = &'a (dyn Fn() -> Box<dyn Backend> + Sync);
@@ -212,7 +212,11 @@ pub fn lock_race(open: Open<'_>, contenders: usize) {
     let start = Barrier::new(contenders);
     let done = Barrier::new(contenders);
     // Each contender's lock id, what `lock` returned, and the backend value.
-    type Attempt = (String, Result<(), BackendError>, Box<dyn Backend>);
+    type Attempt = (
+        String,
+        Result<Option<TakenOver>, BackendError>,
+        Box<dyn Backend>,
+    );
     let results: Vec<Attempt> = thread::scope(|s| {
         let handles: Vec<_> = (0..contenders)
             .map(|n| {
@@ -250,7 +254,8 @@ pub fn lock_race(open: Open<'_>, contenders: usize) {
     let winner = winners[0];
     for (id, result, _) in &results {
         match result {
-            Ok(()) => {}
+            Ok(None) => {}
+            Ok(Some(taken)) => panic!("{id}: took over a lock in a race from nothing: {taken}"),
             Err(BackendError::Locked { holder, .. }) => {
                 assert_eq!(&holder.id, winner, "{id} was told of another holder")
             }
@@ -373,9 +378,9 @@ pub fn lock_contention_between_processes(open: Open<'_>, spawn: SpawnHolder<'_>)
     ok(backend.unlock("this-process"), "unlocking");
 }
 
-/// A process holding the lock is killed: its lock is reported as `StaleLock` naming it (within
-/// `stale_after` plus a margin), is not broken automatically, and `unlock` with its id (and only
-/// its id) releases it.
+/// A process holding the lock (recorded as on another host) is killed: its lock is reported as
+/// `StaleLock` naming it (within `stale_after` plus a margin), is not broken automatically, and
+/// `unlock` with its id (and only its id) releases it.
 pub fn stale_lock_reported_then_unlocked(
     open: Open<'_>,
     spawn: SpawnHolder<'_>,
@@ -454,7 +459,7 @@ pub fn unreachable_is_a_clear_error(open: Open<'_>, expected: &str) {
     let results = [
         ("read", backend.read().map(|_| ())),
         ("write", backend.write(b"state", None).map(|_| ())),
-        ("lock", backend.lock(&sample_lock("x"))),
+        ("lock", backend.lock(&sample_lock("x")).map(|_| ())),
     ];
     for (what, result) in results {
         match result {

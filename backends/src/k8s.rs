@@ -38,7 +38,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Map, Value};
 
 use crate::remote::{self, Options, Renewal, Renewer};
-use crate::{Backend, BackendError, LockInfo, Snapshot, Version};
+use crate::{Backend, BackendError, LockInfo, Snapshot, TakenOver, Version};
 
 /// The namespace used when the config names none (DevStream's default).
 pub const DEFAULT_NAMESPACE: &str = "devstream";
@@ -398,7 +398,8 @@ impl Inner {
                         "the state is {} bytes ({} bytes compressed), more than the {} bytes a \
                          ConfigMap can hold; remove tools you no longer manage from the state \
                          (`dtm state rm`), or move the state to a backend without this limit \
-                         (`dtm state migrate --to` a config using the s3 or local backend)",
+                         (`dtm state migrate --to` a config using the s3 or local backend); \
+                         nothing was written",
                         bytes.len(),
                         compressed.len(),
                         CONFIGMAP_LIMIT
@@ -670,7 +671,7 @@ impl Backend for KubeBackend {
         }
     }
 
-    fn lock(&self, info: &LockInfo) -> Result<(), BackendError> {
+    fn lock(&self, info: &LockInfo) -> Result<Option<TakenOver>, BackendError> {
         let inner = &self.inner;
         let mut held = self.held();
         let what = format!(
@@ -735,7 +736,7 @@ impl Backend for KubeBackend {
                 info: info.clone(),
                 _renewer: renewer,
             });
-            return Ok(());
+            return Ok(None);
         }
         Err(inner.remote_error(format!("{what}: the Lease kept changing; try again"), true))
     }

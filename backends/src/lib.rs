@@ -20,6 +20,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The largest state document (and local journal) a backend reads or writes: 64 MiB. States
+/// hold thousands of tools in a few megabytes; a larger document is not one dtm wrote, and is
+/// refused before it is read whole (see docs/state.md).
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
+
 /// Opaque version token of a stored document (a file generation, an S3 ETag, a resourceVersion).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Version(pub String);
@@ -69,6 +74,35 @@ impl fmt::Display for LockInfo {
 }
 
 pub use kind::BackendKind;
+/// A lock that [`Backend::lock`] took over because its holder is provably gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenOver {
+    /// The holder the lock recorded.
+    pub holder: LockInfo,
+    /// How the backend knows the holder is gone (`process 4242 on this host is gone ...`).
+    pub reason: String,
+}
+
+impl fmt::Display for TakenOver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "took over the lock left by {}: {}",
+            self.holder, self.reason
+        )
+    }
+}
+
+/// The name of this host, as lock holders record it: the kernel's host name (`hostname`), or
+/// `unknown-host`.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown-host".into())
+}
 
 /// Errors from any backend.
 #[derive(Debug, thiserror::Error)]
@@ -82,9 +116,10 @@ pub enum BackendError {
         holder: Box<LockInfo>,
     },
     /// The lock is held, and the backend can tell that its holder is most likely no longer running
-    /// (the local backend sees that the holder's OS file lock was released when its process ended;
-    /// the remote backends see that the holder stopped renewing its lock). The lock stays until
-    /// someone releases it: only a person can know that nothing else uses the state.
+    /// (the local backend sees that the holder's OS file lock was released, but cannot check its
+    /// process: it ran on another host, or a process with its id still runs; the remote backends
+    /// see that the holder stopped renewing its lock). The lock stays until someone releases it:
+    /// only a person can know that nothing else uses the state.
     #[error("state {location} is locked by {holder}, but {reason}; if nothing else is using this state, release the lock with `dtm state unlock {}`", holder.id)]
     StaleLock {
         /// Where the state lives.
@@ -135,8 +170,9 @@ pub enum BackendError {
         #[source]
         source: std::io::Error,
     },
-    /// The document is larger than the backend can store; nothing was written.
-    #[error("state {location}: {message}; nothing was written")]
+    /// The document is larger than the backend can store (nothing was written) or than any
+    /// backend reads (it was left untouched); the message says which.
+    #[error("state {location}: {message}")]
     TooLarge {
         /// Where the state lives.
         location: String,
@@ -179,8 +215,11 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// Returns the new version. On a mismatch returns [`BackendError::Conflict`] and writes nothing.
     fn write(&self, bytes: &[u8], expected: Option<&Version>) -> Result<Version, BackendError>;
 
-    /// Takes the exclusive lock, or fails at once with [`BackendError::Locked`].
-    fn lock(&self, info: &LockInfo) -> Result<(), BackendError>;
+    /// Takes the exclusive lock, or fails at once with [`BackendError::Locked`] (or
+    /// [`BackendError::StaleLock`]). A backend that can prove that the holder of a lock is gone
+    /// (the local one: a process on this host that no longer runs) takes its lock over and says
+    /// so in the [`TakenOver`] it returns.
+    fn lock(&self, info: &LockInfo) -> Result<Option<TakenOver>, BackendError>;
 
     /// Releases the lock if its id is `id`.
     fn unlock(&self, id: &str) -> Result<(), BackendError>;

@@ -6,7 +6,8 @@
 //! - `F.backup`: the previous version, always a complete document;
 //! - `F.lock`: exists while a run holds the lock; holds the [`LockInfo`] as JSON and is held with
 //!   an OS advisory lock (`flock`) by the holder for as long as it holds the lock, so a lock whose
-//!   holder died can be told from a live one;
+//!   holder died can be told from a live one (and taken over, when the holder was a process on
+//!   this host that no longer exists);
 //! - `F.wlock`: an empty file that is never removed; a short OS lock on it serialises every
 //!   compare-and-swap write and every lock/unlock between dtm processes (and between backend
 //!   values in one process);
@@ -35,7 +36,9 @@ use fs4::{FileExt, TryLockError};
 use serde_json::{Map, Value};
 
 use crate::remote::unknown_holder;
-use crate::{Backend, BackendError, LockInfo, Snapshot, Version};
+use crate::{
+    Backend, BackendError, LockInfo, MAX_DOCUMENT_BYTES, Snapshot, TakenOver, Version, host_name,
+};
 
 /// The state file used when the config does not name one (DevStream's default).
 pub const DEFAULT_STATE_FILE: &str = "devstream.state";
@@ -371,9 +374,10 @@ impl LocalBackend {
         Ok(Some((info, Some(file))))
     }
 
-    /// The error to report for an existing lock file, or `None` if there is none. Called with the
-    /// write lock held, so no dtm process is creating or removing the lock file meanwhile.
-    fn existing_lock(&self) -> Result<Option<BackendError>, BackendError> {
+    /// What stands in the way of taking the lock, or `None` if there is no lock file. Called
+    /// with the write lock held, so no dtm process is creating or removing the lock file
+    /// meanwhile.
+    fn existing_lock(&self) -> Result<Option<Existing>, BackendError> {
         let Some((holder, file)) = self.read_lock_file()? else {
             return Ok(None);
         };
@@ -381,23 +385,25 @@ impl LocalBackend {
         // The holder keeps an OS lock on the file while it runs (and the OS drops it when the
         // process ends, however it ends). If we can take it, nobody is running. Our probe is
         // released when `file` is dropped, at the end of this function.
-        let stale = match file.as_ref().map(FileExt::try_lock) {
+        let released = match file.as_ref().map(FileExt::try_lock) {
             Some(Ok(())) => true,
             Some(Err(TryLockError::WouldBlock)) => false,
             // Cannot tell: report the lock as held, the safe side.
             Some(Err(TryLockError::Error(_))) | None => false,
         };
-        Ok(Some(if stale {
-            BackendError::StaleLock {
+        if !released {
+            return Ok(Some(Existing::Held(BackendError::Locked {
                 location,
                 holder: Box::new(holder),
-                reason: "that process is no longer running".to_owned(),
-            }
-        } else {
-            BackendError::Locked {
+            })));
+        }
+        Ok(Some(match holder_gone(&holder) {
+            Ok(reason) => Existing::Gone { holder, reason },
+            Err(reason) => Existing::Held(BackendError::StaleLock {
                 location,
                 holder: Box::new(holder),
-            }
+                reason,
+            }),
         }))
     }
 
@@ -444,7 +450,13 @@ impl LocalBackend {
     /// does not take it (an older dtm, a person) created it.
     fn lost_race(&self) -> BackendError {
         match self.existing_lock() {
-            Ok(Some(error)) => error,
+            Ok(Some(Existing::Held(error))) => error,
+            // Not taken over: something that bypasses the write lock is at work here.
+            Ok(Some(Existing::Gone { holder, reason })) => BackendError::StaleLock {
+                location: self.location(),
+                holder: Box::new(holder),
+                reason,
+            },
             Ok(None) => BackendError::Locked {
                 location: self.location(),
                 holder: Box::new(unknown_holder(
@@ -491,6 +503,22 @@ impl LocalBackend {
 }
 
 impl LocalBackend {
+    /// Refuses `what` if it is larger than [`MAX_DOCUMENT_BYTES`].
+    fn check_size(&self, size: u64, what: &str, outcome: &str) -> Result<(), BackendError> {
+        if size <= MAX_DOCUMENT_BYTES as u64 {
+            return Ok(());
+        }
+        Err(BackendError::TooLarge {
+            location: self.location(),
+            message: format!(
+                "{what} is {size} bytes, more than the {} MiB a state may take (the limit); \
+                 {outcome}. A state dtm wrote is never that large: forget tools with \
+                 `dtm state rm`, or split the config",
+                MAX_DOCUMENT_BYTES / (1024 * 1024)
+            ),
+        })
+    }
+
     /// The journal file: `F.journal`.
     pub fn journal_path(&self) -> PathBuf {
         self.sibling(".journal")
@@ -571,11 +599,19 @@ impl Backend for LocalBackend {
 
     fn read_journal(&self, version: &Version) -> Result<Vec<Vec<u8>>, BackendError> {
         let path = self.journal_path();
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let read = File::open(&path).and_then(|file| {
+            let size = file.metadata()?.len();
+            Ok((file, size))
+        });
+        let (mut file, size) = match read {
+            Ok(opened) => opened,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.io_error(format!("reading {}", path.display()), e)),
         };
+        self.check_size(size, "its journal", "it was left untouched")?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| self.io_error(format!("reading {}", path.display()), e))?;
         let mut lines = bytes.split_inclusive(|b| *b == b'\n');
         let Some(head) = lines.next() else {
             return Ok(Vec::new());
@@ -606,6 +642,7 @@ impl Backend for LocalBackend {
         // Taken from the open file, so it describes exactly the bytes read: writers replace the
         // file by renaming and never change it in place.
         let meta = file.metadata().map_err(|e| self.io_error(action(), e))?;
+        self.check_size(meta.len(), "the state file", "it was left untouched")?;
         let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
         file.read_to_end(&mut bytes)
             .map_err(|e| self.io_error(action(), e))?;
@@ -616,6 +653,7 @@ impl Backend for LocalBackend {
     }
 
     fn write(&self, bytes: &[u8], expected: Option<&Version>) -> Result<Version, BackendError> {
+        self.check_size(bytes.len() as u64, "the new state", "nothing was written")?;
         self.create_dir()?;
         let _guard = self.write_lock()?;
         let current = self.current_metadata()?;
@@ -656,7 +694,7 @@ impl Backend for LocalBackend {
         result
     }
 
-    fn lock(&self, info: &LockInfo) -> Result<(), BackendError> {
+    fn lock(&self, info: &LockInfo) -> Result<Option<TakenOver>, BackendError> {
         let mut held = self.held();
         self.create_dir()?;
         let _guard = self.write_lock()?;
@@ -672,16 +710,23 @@ impl Backend for LocalBackend {
                 _ => *held = None,
             }
         }
-        if let Some(error) = self.existing_lock()? {
-            return Err(error);
-        }
+        let taken_over = match self.existing_lock()? {
+            None => None,
+            Some(Existing::Held(error)) => return Err(error),
+            Some(Existing::Gone { holder, reason }) => {
+                // Its holder can no longer use it, and no dtm can be creating or releasing it
+                // meanwhile: we hold the write lock.
+                self.remove_if_exists(&self.lock_path())?;
+                Some(TakenOver { holder, reason })
+            }
+        };
         let file = self.create_lock_file(info)?;
         self.sync_dir()?;
         *held = Some(HeldLock {
             info: info.clone(),
             _file: file,
         });
-        Ok(())
+        Ok(taken_over)
     }
 
     fn unlock(&self, id: &str) -> Result<(), BackendError> {
@@ -726,8 +771,8 @@ impl Backend for LocalBackend {
 
 impl Drop for LocalBackend {
     /// Releases the run lock if this value holds it, so a run that returns early or unwinds from a
-    /// panic does not leave a lock behind. If the process is killed, the lock file stays and the
-    /// next run reports it as stale.
+    /// panic does not leave a lock behind. If the process is killed, the lock file stays; the next
+    /// run on this host takes it over, one elsewhere reports it as stale.
     fn drop(&mut self) {
         let held = self
             .held
@@ -739,6 +784,85 @@ impl Drop for LocalBackend {
             let _ = self.release(&held.info.id);
         }
     }
+}
+
+/// What an existing lock file means for a run that wants the lock.
+#[derive(Debug)]
+enum Existing {
+    /// Its holder runs, or may: the error to report.
+    Held(BackendError),
+    /// Its holder is provably gone; why we know.
+    Gone { holder: LockInfo, reason: String },
+}
+
+/// Whether the holder of a lock whose OS lock was released is provably gone (`Ok`, why), or
+/// only probably (`Err`, why it cannot be checked). Provably means: the holder ran on this host,
+/// and its process no longer exists (or is this very process, which does not hold the lock).
+/// A holder on another host is left alone: on a network file system that does not carry OS
+/// locks between machines, a released OS lock proves nothing.
+fn holder_gone(holder: &LockInfo) -> Result<String, String> {
+    let here = host_name();
+    if holder.host != here {
+        return Err(format!(
+            "that process is no longer running (dtm takes over a lock by itself only when its \
+             holder ran on this host, {here}, where it can check)"
+        ));
+    }
+    if holder.pid == std::process::id() {
+        return Ok(format!(
+            "a process with its id ({}) ran on this host before this one and is gone",
+            holder.pid
+        ));
+    }
+    match process_exists(holder.pid) {
+        Some(false) => Ok(format!(
+            "process {} on this host ({here}) is gone and its OS lock was released",
+            holder.pid
+        )),
+        Some(true) => Err(format!(
+            "its OS lock is released, yet a process with its id ({}) still runs on this host \
+             (another program that reused the id, or a dtm that lost its lock file)",
+            holder.pid
+        )),
+        None => Err(format!(
+            "that process is no longer running (dtm cannot check process {} here)",
+            holder.pid
+        )),
+    }
+}
+
+/// Whether process `pid` exists on this host; `None` where that cannot be told.
+#[cfg(unix)]
+fn process_exists(pid: u32) -> Option<bool> {
+    use nix::errno::Errno;
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    // Pid 0 and negative pids name process groups, not a process.
+    let pid = i32::try_from(pid).ok().filter(|&p| p > 0)?;
+    // Signal "none" checks that the process exists without touching it.
+    match kill(Pid::from_raw(pid), None) {
+        // A killed process stays a zombie until its parent reaps it: it runs no more.
+        Ok(()) => Some(!is_zombie(pid)),
+        Err(Errno::ESRCH) => Some(false),
+        // EPERM: it exists, and belongs to someone else.
+        Err(_) => Some(true),
+    }
+}
+
+/// Whether process `pid` has ended and waits to be reaped (Linux's `/proc`; elsewhere: no).
+#[cfg(unix)]
+fn is_zombie(pid: i32) -> bool {
+    // The state follows the command name in parentheses, which may itself hold `)`.
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| matches!(state, "Z" | "X"))
+    })
+}
+
+#[cfg(not(unix))]
+fn process_exists(_pid: u32) -> Option<bool> {
+    None
 }
 
 /// The token of the file described by `meta`.

@@ -42,7 +42,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use serde_json::{Map, Value};
 
 use crate::remote::{self, LockRecord, Options, Renewal, Renewer};
-use crate::{Backend, BackendError, LockInfo, Snapshot, Version};
+use crate::{Backend, BackendError, LockInfo, Snapshot, TakenOver, Version};
 
 /// How long a lock stays valid without renewal unless `lockDurationSeconds` says otherwise.
 pub const DEFAULT_LOCK_DURATION: Duration = Duration::from_secs(60);
@@ -677,7 +677,7 @@ impl Backend for S3Backend {
         }
     }
 
-    fn lock(&self, info: &LockInfo) -> Result<(), BackendError> {
+    fn lock(&self, info: &LockInfo) -> Result<Option<TakenOver>, BackendError> {
         let inner = &self.inner;
         let quoted = inner.check_store()?;
         let mut held = self.held();
@@ -722,7 +722,7 @@ impl Backend for S3Backend {
                 info: info.clone(),
                 _renewer: renewer,
             });
-            return Ok(());
+            return Ok(None);
         }
         Err(inner.remote_error(
             "taking the lock: the lock object kept appearing and vanishing; try again".to_owned(),

@@ -193,9 +193,8 @@ pub enum Mode {
     Destroy,
 }
 
-/// Resolves a tool's output references against the outputs of completed tools in `state`;
-/// on failure, the references that could not be resolved.
-pub fn resolve_in_state(tool: &Tool, state: &State) -> Result<Value, Vec<String>> {
+/// Resolves a tool's output references against the outputs of completed tools in `state`.
+pub fn resolve_in_state(tool: &Tool, state: &State) -> Result<Value, crate::config::RefError> {
     if tool.refs.is_empty() {
         return Ok(tool.options.clone());
     }

@@ -25,6 +25,12 @@ pub const SECRET_PREFIX: &str = "(secret hmac-sha256:";
 /// `{"$secret": {"hmac": "hmac-sha256:HEX", "env": "NAME"}}`.
 pub const SECRET_KEY: &str = "$secret";
 
+/// How deep a state document may nest. Deeper than serde_json's own limit of 128 levels: a
+/// plugin may report a status nested up to that limit, and the document puts it four levels down
+/// (and an output reference may put an output inside options nested 64 levels by the config), so
+/// a state dtm wrote must read back with more.
+pub const MAX_DEPTH: usize = 256;
+
 /// Errors reading a state document.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -49,6 +55,17 @@ pub enum StateError {
         found: u32,
         /// Highest version supported.
         supported: u32,
+    },
+    /// Larger than any state dtm writes ([`dtm_backends::MAX_DOCUMENT_BYTES`]).
+    #[error(
+        "state {location} is {size} bytes, more than the {} MiB a state may take (the limit); it was left untouched. A state dtm wrote is never that large: restore it from {location}.backup or your backend's versioning",
+        dtm_backends::MAX_DOCUMENT_BYTES / (1024 * 1024)
+    )]
+    TooLarge {
+        /// Backend location.
+        location: String,
+        /// Its size in bytes.
+        size: usize,
     },
     /// Not a dtm state at all.
     #[error(
@@ -190,9 +207,21 @@ impl State {
 
     /// Parses a state document, refusing corrupt, future and foreign ones.
     pub fn from_bytes(bytes: &[u8], location: &str) -> Result<Self, StateError> {
+        if bytes.len() > dtm_backends::MAX_DOCUMENT_BYTES {
+            return Err(StateError::TooLarge {
+                location: location.to_string(),
+                size: bytes.len(),
+            });
+        }
+        if nests_deeper_than(bytes, MAX_DEPTH) {
+            return Err(StateError::Corrupt {
+                location: location.to_string(),
+                message: format!("it nests more than {MAX_DEPTH} levels deep (the limit)"),
+            });
+        }
         // Fast path: one parse straight into the document. The slower path below only runs to
         // explain a document that did not parse.
-        if let Ok(state) = serde_json::from_slice::<State>(bytes) {
+        if let Ok(state) = from_json_slice::<State>(bytes) {
             if state.format_version > FORMAT_VERSION {
                 return Err(StateError::FutureVersion {
                     location: location.to_string(),
@@ -202,7 +231,7 @@ impl State {
             }
             return Ok(state);
         }
-        let value: Value = match serde_json::from_slice(bytes) {
+        let value: Value = match from_json_slice(bytes) {
             Ok(v) => v,
             Err(e) => {
                 let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]);
@@ -578,6 +607,51 @@ impl Default for State {
 }
 
 /// Whether a JSON value is a redacted secret (either format).
+/// Parses JSON that [`nests_deeper_than`] found no deeper than [`MAX_DEPTH`]: serde_json's own
+/// limit (128 levels) is lifted, the check has bounded the recursion already.
+pub(crate) fn from_json_slice<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> serde_json::Result<T> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    let value = T::deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// Whether JSON text nests arrays and objects more than `limit` levels deep, found in one pass
+/// without recursion (strings are skipped, escapes included; anything else is left to the
+/// parser).
+pub(crate) fn nests_deeper_than(bytes: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether `v` is a redacted secret (a keyed hash dtm wrote in place of the value).
 pub fn is_redacted(v: &Value) -> bool {
     match v {
         Value::String(s) => s.starts_with(SECRET_PREFIX),

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use dtm_backends::{Backend, BackendError, LockInfo, Version};
+use dtm_backends::{Backend, BackendError, LockInfo, MAX_DOCUMENT_BYTES, TakenOver, Version};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{FORMAT_VERSION, Resource, State, StateError};
@@ -86,10 +86,19 @@ impl StateStore {
         let mut journal_bytes = 0;
         for raw in self.backend.read_journal(&snap.version)? {
             journal_bytes += raw.len() + 1;
-            let record: Record = serde_json::from_slice(&raw).map_err(|e| StateError::Corrupt {
+            let corrupt = |message: String| StateError::Corrupt {
                 location: format!("{location} (journal)"),
-                message: e.to_string(),
-            })?;
+                message,
+            };
+            if crate::state::nests_deeper_than(&raw, crate::state::MAX_DEPTH) {
+                return Err(corrupt(format!(
+                    "a record nests more than {} levels deep (the limit)",
+                    crate::state::MAX_DEPTH
+                ))
+                .into());
+            }
+            let record: Record =
+                crate::state::from_json_slice(&raw).map_err(|e| corrupt(e.to_string()))?;
             state.serial = record.serial;
             for key in record.remove {
                 state.resources.remove(&key);
@@ -113,7 +122,21 @@ impl StateStore {
         let read_as = self.state.format_version;
         self.state.format_version = FORMAT_VERSION;
         let bytes = self.state.to_bytes();
-        match self.backend.write(&bytes, self.version.as_ref()) {
+        let written = if bytes.len() > MAX_DOCUMENT_BYTES {
+            Err(BackendError::TooLarge {
+                location: self.backend.location(),
+                message: format!(
+                    "the state would be {} bytes, more than the {} MiB a state may take (the \
+                     limit); nothing was written. Forget tools with `dtm state rm`, or split the \
+                     config",
+                    bytes.len(),
+                    MAX_DOCUMENT_BYTES / (1024 * 1024)
+                ),
+            })
+        } else {
+            self.backend.write(&bytes, self.version.as_ref())
+        };
+        match written {
             Ok(v) => {
                 self.version = Some(v);
                 self.exists = true;
@@ -136,7 +159,10 @@ impl StateStore {
         &mut self,
         keys: impl IntoIterator<Item = &'k String>,
     ) -> Result<(), StoreError> {
-        let limit = JOURNAL_MIN_LIMIT.max(self.snapshot_bytes * 2);
+        // Never more than a document may take: the journal is read back whole.
+        let limit = JOURNAL_MIN_LIMIT
+            .max(self.snapshot_bytes * 2)
+            .min(MAX_DOCUMENT_BYTES / 2);
         // A document in an older format is rewritten whole first: a journal on top of it would
         // hold records in the current format.
         let base = self.version.clone().filter(|_| {
@@ -162,6 +188,10 @@ impl StateStore {
         }
         // A record holds only JSON-representable data, so this cannot fail.
         let bytes = serde_json::to_vec(&record).unwrap_or_default();
+        if self.journal_bytes + bytes.len() + 1 > MAX_DOCUMENT_BYTES {
+            // The journal would outgrow what can be read back: fold it in instead.
+            return self.save();
+        }
         self.backend.append_journal(&base, &bytes)?;
         self.state.serial = record.serial;
         self.journal_bytes += bytes.len() + 1;
@@ -187,17 +217,23 @@ impl StateStore {
     }
 
     /// Takes the backend's lock, waiting up to `wait` (polling) if someone else holds it.
-    pub fn lock(&self, info: &LockInfo, wait: std::time::Duration) -> Result<(), BackendError> {
+    /// Returns the lock it took over, if its holder was provably gone (say so to the user).
+    pub fn lock(
+        &self,
+        info: &LockInfo,
+        wait: std::time::Duration,
+    ) -> Result<Option<TakenOver>, BackendError> {
         lock_waiting(self.backend(), info, wait)
     }
 }
 
-/// Takes `backend`'s lock, polling for up to `wait` while someone else holds it.
+/// Takes `backend`'s lock, polling for up to `wait` while someone else holds it. Returns the
+/// lock it took over, if its holder was provably gone.
 pub fn lock_waiting(
     backend: &dyn Backend,
     info: &LockInfo,
     wait: std::time::Duration,
-) -> Result<(), BackendError> {
+) -> Result<Option<TakenOver>, BackendError> {
     let deadline = std::time::Instant::now() + wait;
     loop {
         match backend.lock(info) {

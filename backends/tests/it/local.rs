@@ -305,7 +305,7 @@ fn locked_error_tells_who_and_how_to_recover() {
     ok(holder.lock(&sample_lock("msg-1")), "locking");
     let error = match LocalBackend::new(path.clone()).lock(&sample_lock("msg-2")) {
         Err(error) => error.to_string(),
-        Ok(()) => panic!("second lock succeeded"),
+        Ok(_) => panic!("second lock succeeded"),
     };
     for part in [
         "alice@build-01",
@@ -333,6 +333,8 @@ fn conformance_unreachable_is_a_clear_error() {
 // --- locks between processes ---------------------------------------------------------------------
 
 const CHILD_STATE_VAR: &str = "DTM_TEST_LOCK_HOLDER_STATE";
+/// Set: the child records this host as its own (as a real dtm does), not `build-01`.
+const CHILD_THIS_HOST_VAR: &str = "DTM_TEST_LOCK_HOLDER_THIS_HOST";
 const CHILD_READY: &str = "dtm-test: lock taken";
 
 /// Run by the tests below as a child process: takes the lock on the state file named by
@@ -358,6 +360,9 @@ fn lock_holder_child() {
     let backend = LocalBackend::new(PathBuf::from(path));
     let mut info = sample_lock("child-lock");
     info.pid = std::process::id();
+    if std::env::var_os(CHILD_THIS_HOST_VAR).is_some() {
+        info.host = dtm_backends::host_name();
+    }
     ok(backend.lock(&info), "child taking the lock");
     // On its own line: the test harness has printed `test lock_holder_child ... ` without one.
     println!("\n{CHILD_READY}");
@@ -384,9 +389,23 @@ struct Holder {
 }
 
 impl Holder {
+    /// A child that records the host `build-01`, which is not this one.
     fn spawn(path: &Path) -> Holder {
+        Holder::spawn_as(path, false)
+    }
+
+    /// A child that records this host, as a real dtm does.
+    fn spawn_here(path: &Path) -> Holder {
+        Holder::spawn_as(path, true)
+    }
+
+    fn spawn_as(path: &Path, this_host: bool) -> Holder {
         let exe = std::env::current_exe().expect("locating the test binary");
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        if this_host {
+            command.env(CHILD_THIS_HOST_VAR, "1");
+        }
+        let mut child = command
             .args([
                 "local::lock_holder_child",
                 "--exact",
@@ -551,6 +570,130 @@ fn lock_of_a_killed_process_is_reported_stale_until_unlocked() {
     assert_eq!(info.as_deref(), Some("parent"));
 }
 
+#[test]
+fn the_lock_of_a_killed_process_on_this_host_is_taken_over() {
+    let dir = temp_dir();
+    let path = state_path(&dir);
+    let child_pid = Holder::spawn_here(&path).kill();
+
+    let backend = LocalBackend::new(path.clone());
+    let taken = ok(
+        backend.lock(&sample_lock("parent")),
+        "locking over a dead holder",
+    )
+    .expect("the dead holder's lock is reported as taken over");
+    assert_eq!(taken.holder.id, "child-lock");
+    assert_eq!(taken.holder.pid, child_pid);
+    assert!(
+        taken
+            .reason
+            .contains(&format!("process {child_pid} on this host"))
+            && taken.reason.contains("is gone"),
+        "{}",
+        taken.reason
+    );
+    let said = taken.to_string();
+    assert!(
+        said.contains("took over the lock left by alice@") && said.contains("lock id child-lock"),
+        "{said}"
+    );
+    assert_eq!(
+        ok(backend.lock_info(), "lock_info")
+            .map(|i| i.id)
+            .as_deref(),
+        Some("parent")
+    );
+    // And it is a lock like any other: a second taker is refused while this one lives.
+    match LocalBackend::new(path.clone()).lock(&sample_lock("third")) {
+        Err(BackendError::Locked { holder, .. }) => assert_eq!(holder.id, "parent"),
+        other => panic!(
+            "expected Locked by the new holder, got {}",
+            describe(&other)
+        ),
+    }
+    ok(backend.unlock("parent"), "unlocking");
+}
+
+#[test]
+fn a_live_holder_on_this_host_still_blocks() {
+    let dir = temp_dir();
+    let path = state_path(&dir);
+    let holder = Holder::spawn_here(&path);
+    match LocalBackend::new(path.clone()).lock(&sample_lock("parent")) {
+        Err(BackendError::Locked { holder: info, .. }) => {
+            assert_eq!(info.id, "child-lock");
+            assert_eq!(info.host, dtm_backends::host_name());
+        }
+        other => panic!(
+            "expected Locked by the live child, got {}",
+            describe(&other)
+        ),
+    }
+    holder.finish();
+}
+
+/// Writes a lock file by hand (no process holds its OS lock) for a holder on this host.
+fn write_lock_here(backend: &LocalBackend, id: &str, pid: u32) {
+    let mut info = sample_lock(id);
+    info.host = dtm_backends::host_name();
+    info.pid = pid;
+    let dir = backend.lock_path().parent().map(Path::to_path_buf);
+    fs::create_dir_all(dir.expect("a directory")).expect("creating the directory");
+    let text = serde_json::to_string(&info).expect("encoding");
+    fs::write(backend.lock_path(), text).expect("writing the lock file");
+}
+
+#[test]
+fn a_released_lock_whose_pid_still_runs_is_not_taken_over() {
+    let dir = temp_dir();
+    let backend = LocalBackend::new(state_path(&dir));
+    // Pid 1 always runs: the pid may have been reused, so nothing is proven.
+    write_lock_here(&backend, "reused", 1);
+    match backend.lock(&sample_lock("parent")) {
+        Err(BackendError::StaleLock { holder, reason, .. }) => {
+            assert_eq!(holder.id, "reused");
+            assert!(reason.contains("(1) still runs on this host"), "{reason}");
+        }
+        other => panic!("expected StaleLock, got {}", describe(&other)),
+    }
+    ok(backend.unlock("reused"), "releasing by hand");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_holder_that_was_killed_but_not_yet_reaped_is_gone() {
+    let dir = temp_dir();
+    let backend = LocalBackend::new(state_path(&dir));
+    // A child that ended and that nobody waited for yet: a zombie, whose pid still answers.
+    let mut child = Command::new("true").spawn().expect("starting `true`");
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'))
+    }) {
+        assert!(std::time::Instant::now() < deadline, "`true` did not end");
+        thread::sleep(Duration::from_millis(10));
+    }
+    write_lock_here(&backend, "zombie", pid);
+    let taken = ok(backend.lock(&sample_lock("parent")), "locking").expect("taken over");
+    assert_eq!(taken.holder.pid, pid);
+    child.wait().expect("reaping");
+    ok(backend.unlock("parent"), "unlocking");
+}
+
+#[test]
+fn a_lock_recorded_with_this_process_id_is_from_an_earlier_process() {
+    // In a container, a restarted dtm often gets the pid its killed predecessor had.
+    let dir = temp_dir();
+    let backend = LocalBackend::new(state_path(&dir));
+    write_lock_here(&backend, "predecessor", std::process::id());
+    let taken = ok(backend.lock(&sample_lock("parent")), "locking").expect("taken over");
+    assert_eq!(taken.holder.id, "predecessor");
+    ok(backend.unlock("parent"), "unlocking");
+}
+
 // --- paths that cannot work ----------------------------------------------------------------------
 
 #[cfg(unix)]
@@ -574,7 +717,7 @@ fn unreadable_directory_gives_an_io_error_naming_the_path() {
     let results = [
         ("read", backend.read().map(|_| ())),
         ("write", backend.write(b"new", None).map(|_| ())),
-        ("lock", backend.lock(&sample_lock("x"))),
+        ("lock", backend.lock(&sample_lock("x")).map(|_| ())),
     ];
     fs::set_permissions(&locked_dir, fs::Permissions::from_mode(0o700)).expect("chmod back");
     for (what, result) in results {
@@ -614,7 +757,7 @@ fn parent_that_is_a_file_gives_a_clear_io_error() {
     }
     let results = [
         ("write", backend.write(b"x", None).map(|_| ())),
-        ("lock", backend.lock(&sample_lock("x"))),
+        ("lock", backend.lock(&sample_lock("x")).map(|_| ())),
     ];
     for (what, result) in results {
         match result {

@@ -142,7 +142,7 @@ fn a_store_ignoring_conditional_writes_is_refused() {
     let backend = open(&options(&endpoint, "team/state", false));
     for (what, result) in [
         ("write", backend.write(b"state", None).map(|_| ())),
-        ("lock", backend.lock(&sample_lock("x"))),
+        ("lock", backend.lock(&sample_lock("x")).map(|_| ())),
     ] {
         match result {
             Err(error @ BackendError::Remote { .. }) => {

@@ -112,6 +112,19 @@ pub(crate) fn dispatch(cli: Cli, env: &Environment) -> Result<Exit> {
     Ok(exit)
 }
 
+/// Says on stderr that the lock of a run that is gone was taken over, and what to do.
+pub(crate) fn warn_taken_over(location: &str, taken: Option<dtm_backends::TakenOver>) {
+    if let Some(taken) = taken {
+        use std::io::Write;
+        // Nothing to do if stderr is gone.
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: state {location}: {taken}. If that run stopped halfway, its completed \
+             changes were saved: the plan shows what is left"
+        );
+    }
+}
+
 /// Opens the state of a resolved workspace and loads every plugin the config or the state
 /// needs.
 pub(crate) fn open(mut settings: WorkspaceSettings) -> Result<(WorkspaceSettings, StateStore)> {
@@ -167,7 +180,8 @@ pub(crate) fn with_state_lock<S: Lockable + ?Sized, T>(
     run: impl FnOnce(&mut S) -> Result<T>,
 ) -> Result<T> {
     let info = lock_info(held.operation, &settings.user);
-    lock_waiting(target.lock_backend(), &info, settings.wait)?;
+    let taken = lock_waiting(target.lock_backend(), &info, settings.wait)?;
+    warn_taken_over(&target.lock_backend().location(), taken);
     let result = run(target);
     let unlocked = target.lock_backend().unlock(&info.id);
     let value = result?;

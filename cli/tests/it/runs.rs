@@ -39,25 +39,58 @@ fn lock_timeout_waits_for_the_other_run() {
 }
 
 #[test]
-fn a_killed_run_leaves_a_stale_lock_that_unlock_releases() {
+fn the_lock_of_a_killed_run_is_taken_over_by_the_next_run() {
     let s = Sandbox::new();
     s.write("config.yaml", SLOW);
     let mut first = spawn_until(&s, &["apply", "-y"], "exec.slow: creating").0;
+    let pid = first.id();
     signal(&first, "-KILL");
     first.wait().unwrap();
+    // The killed run could not release its lock.
+    let left: serde_json::Value = serde_json::from_str(&s.read("devstream.state.lock")).unwrap();
+    assert_eq!(left["pid"], pid);
+
+    // The next run needs no `dtm state unlock`, and says what it found.
+    let next = s.run(&["apply", "-y"]).expect(0);
+    let err = next.stderr();
+    assert!(
+        err.contains("warning: state local file")
+            && err.contains("took over the lock left by")
+            && err.contains(&format!("pid {pid}, `dtm apply`"))
+            && err.contains(&format!("lock id {}", left["id"].as_str().unwrap()))
+            && err.contains(&format!("process {pid} on this host"))
+            && err.contains("is gone"),
+        "{}",
+        next.all()
+    );
+    assert!(s.path("slow.done").exists());
+    assert!(!s.path("devstream.state.lock").exists(), "lock released");
+    s.run(&["verify"]).expect(0);
+}
+
+#[test]
+fn a_stale_lock_of_another_host_still_needs_unlock() {
+    let s = Sandbox::new();
+    s.write("config.yaml", SLOW);
+    // Left by a run on another machine sharing the directory: its process cannot be checked.
+    s.write(
+        "devstream.state.lock",
+        r#"{"id": "far-1", "who": "bob", "host": "elsewhere-7", "pid": 4242, "operation": "apply",
+            "created": "2026-01-01T00:00:00Z", "version": "0.1.0"}"#,
+    );
     let blocked = s.run(&["apply", "-y"]).expect(1);
     let err = blocked.stderr();
-    assert!(err.contains("no longer running"), "{}", blocked.all());
-    let id = err
-        .split("dtm state unlock ")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '`').next())
-        .unwrap_or_else(|| panic!("no unlock command in: {err}"))
-        .to_string();
+    assert!(
+        err.contains("bob@elsewhere-7")
+            && err.contains("no longer running")
+            && err.contains("dtm state unlock far-1"),
+        "{}",
+        blocked.all()
+    );
     let listed = s.run(&["state", "list"]).expect(0);
     assert!(listed.stdout().contains("locked by"), "{}", listed.all());
     s.run(&["state", "unlock", "wrong-id"]).expect(1);
-    s.run(&["state", "unlock", &id]).expect(0);
+    s.run(&["state", "unlock", "far-1"]).expect(0);
     s.run(&["apply", "-y"]).expect(0);
     assert!(s.path("slow.done").exists());
 }

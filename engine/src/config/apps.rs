@@ -239,6 +239,9 @@ impl Loader<'_> {
         deps: Vec<(String, Pos)>,
         raw: &Raw,
     ) -> Option<ToolSrc> {
+        if !self.spend_copies(&app.repo, &app.spec, entry.pos) {
+            return None;
+        }
         let entries = self.entries(entry, path)?;
         let mut kind = None;
         let mut template_name = None;

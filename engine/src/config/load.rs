@@ -4,6 +4,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::decode::Raw;
+use super::limits::{
+    Budget, MAX_CONFIG_BYTES, MAX_EXPANSIONS, MAX_SUGGESTION_WORK, MAX_TOOLS, bytes_text,
+    count_text,
+};
+use super::suggest::WorkLimit;
 use super::template::{self, ExprKind, Section};
 use super::vars::{LateExpr, Secrets, VarDef};
 use super::yaml::{self, Pos};
@@ -64,6 +69,10 @@ pub(crate) struct Loader<'e> {
     pub late: Vec<LateExpr>,
     pub vars: HashMap<String, VarDef>,
     pub var_order: Vec<String>,
+    /// The variables each variable uses (those that are defined), found by `check_vars`.
+    pub var_deps: HashMap<String, Vec<String>>,
+    /// What substitution, aliases and templates may still spend (see `limits`).
+    pub budget: Budget,
 }
 
 impl std::fmt::Debug for Loader<'_> {
@@ -94,16 +103,21 @@ struct Source {
 pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let (files, dir) = collect_files(path)?;
     let mut sources = Vec::with_capacity(files.len());
-    for file in &files {
-        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
-            path: file.clone(),
-            source,
-        })?;
+    let mut size = 0;
+    let mut expressions = 0;
+    for (index, file) in files.iter().enumerate() {
+        let text = read_limited(file, MAX_CONFIG_BYTES - size)?;
+        size += text.len();
         let text = match text.strip_prefix('\u{feff}') {
             Some(rest) => rest.to_owned(),
             None => text,
         };
-        let exprs = template::scan(&text);
+        let allowed = MAX_EXPANSIONS - expressions;
+        let exprs = template::scan(&text, allowed);
+        if let Some(past) = exprs.get(allowed) {
+            return Err(too_many_expressions(&files, index, past));
+        }
+        expressions += exprs.len();
         let sections = template::sections(&text);
         sources.push(Source {
             late: vec![None; exprs.len()],
@@ -114,6 +128,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         });
     }
 
+    let _suggestions = WorkLimit::new(MAX_SUGGESTION_WORK);
     let mut loader = Loader {
         diags: Diags {
             files: files.clone(),
@@ -124,6 +139,8 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         late: Vec::new(),
         vars: HashMap::new(),
         var_order: Vec::new(),
+        var_deps: HashMap::new(),
+        budget: Budget::default(),
     };
 
     // Variables first: every file's `vars:`, so that any file may use any variable.
@@ -137,7 +154,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
     for (index, source) in sources.iter().enumerate() {
         let file = file_index(index);
         let (text, map) = loader.render_main(file, source);
-        match yaml::parse(&text, file, &map) {
+        match yaml::parse(&text, file, &map, &mut loader.budget.nodes) {
             Ok(parsed) => {
                 for (pos, message) in parsed.problems {
                     loader.diags.push(Some(pos), String::new(), message);
@@ -163,6 +180,18 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
     let mut tools = std::mem::take(&mut raw.tools);
     let app_tools = loader.expand_apps(&raw);
     tools.extend(app_tools);
+    if let Some(past) = tools.get(MAX_TOOLS) {
+        loader.diags.push(
+            Some(past.pos),
+            String::new(),
+            format!(
+                "more than {} tools in this config (the limit, counting those from `apps:`); \
+                 split the tools into several configs, each with its own state",
+                count_text(MAX_TOOLS)
+            ),
+        );
+        return Err(ConfigError::Invalid(loader.diags.finish()));
+    }
     loader.check_graph(&mut tools);
 
     if !loader.diags.is_empty() {
@@ -188,6 +217,57 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         strict: raw.strict.unwrap_or(false),
         tools: tools.into_iter().map(|t| t.tool).collect(),
     })
+}
+
+/// Reads a config file, refusing one of more than `limit` bytes (what is left of
+/// [`MAX_CONFIG_BYTES`] for the config's files together) before reading all of it: `-f` may name
+/// anything, `/dev/zero` included.
+fn read_limited(file: &Path, limit: usize) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let read_error = |source| ConfigError::Read {
+        path: file.to_path_buf(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut bytes))
+        .map_err(read_error)?;
+    if bytes.len() > limit {
+        return Err(ConfigError::Invalid(vec![Diagnostic {
+            loc: None,
+            key: String::new(),
+            message: format!(
+                "{} is too large: a config (all its files together) may have at most {} of \
+                 text; split the tools into several configs, each with its own state",
+                file.display(),
+                bytes_text(MAX_CONFIG_BYTES)
+            ),
+        }]));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("stream did not contain valid UTF-8: {}", e.utf8_error()),
+        ))
+    })
+}
+
+/// The error for a config with more than [`MAX_EXPANSIONS`] `[[ ]]` expressions, at the first
+/// one past the limit.
+fn too_many_expressions(files: &[PathBuf], index: usize, past: &template::Expr) -> ConfigError {
+    ConfigError::Invalid(vec![Diagnostic {
+        loc: Some(Loc {
+            file: files.get(index).cloned().unwrap_or_default(),
+            line: past.line as usize,
+            col: past.col0 as usize + 1,
+        }),
+        key: String::new(),
+        message: format!(
+            "more than {} `[[ ]]` expressions in this config (the limit); put a repeated value \
+             into one variable, or split the tools into several configs",
+            count_text(MAX_EXPANSIONS)
+        ),
+    }])
 }
 
 fn file_index(index: usize) -> u32 {
@@ -298,7 +378,7 @@ impl Loader<'_> {
             &source.exprs,
             |i, _| source.late[i].map(|l| self.late_text(l)),
         );
-        let parsed = match yaml::parse(&text, file, &map) {
+        let parsed = match yaml::parse(&text, file, &map, &mut self.budget.nodes) {
             Ok(parsed) => parsed,
             Err((pos, message)) => {
                 let lines = source.text[section.range.clone()].lines().count();
@@ -357,8 +437,11 @@ impl Loader<'_> {
                 let substituted = match &expr.kind {
                     ExprKind::Var(path) => self
                         .lookup(path, pos, None, report)
-                        .map(|v| super::vars::value_text(&v)),
-                    ExprKind::Env(name) => self.env_token(name, pos, report),
+                        .map(|v| super::vars::value_text(&v))
+                        .filter(|text| self.spend(text.len(), 0, pos, &expr.kind)),
+                    ExprKind::Env(name) => self
+                        .env_token(name, pos, report)
+                        .filter(|_| self.spend_env(name, pos, &expr.kind)),
                     ExprKind::Invalid(message) => {
                         if report {
                             self.diags.push(Some(pos), String::new(), message.clone());

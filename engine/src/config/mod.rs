@@ -20,6 +20,7 @@ use serde_json::Value;
 mod apps;
 mod decode;
 mod graph;
+mod limits;
 mod load;
 mod options;
 mod plugins;
@@ -32,7 +33,7 @@ mod yaml;
 pub use load::load;
 pub use options::ALIASES_KEYWORD;
 pub use plugins::{CheckOptions, PluginCheck, validate_against_plugins};
-pub use refs::resolve_refs;
+pub use refs::{RefError, resolve_refs};
 pub(crate) use vars::value_text;
 pub(crate) use yaml::plain_value;
 

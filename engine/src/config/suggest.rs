@@ -1,5 +1,36 @@
 //! "Did you mean ...?" for misspelled keys and names.
 
+use std::cell::Cell;
+
+thread_local! {
+    /// Comparisons left to the suggestions of the load running on this thread (see
+    /// [`WorkLimit`]); unlimited outside of one.
+    static WORK_LEFT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Limits the comparisons that suggestions may make on this thread until it is dropped. Each
+/// suggestion compares a name with every candidate: with thousands of unknown names among
+/// thousands of tools, that would take minutes. Past the limit, problems are reported without a
+/// suggestion.
+#[derive(Debug)]
+pub(crate) struct WorkLimit {
+    previous: usize,
+}
+
+impl WorkLimit {
+    pub(super) fn new(comparisons: usize) -> Self {
+        WorkLimit {
+            previous: WORK_LEFT.replace(comparisons),
+        }
+    }
+}
+
+impl Drop for WorkLimit {
+    fn drop(&mut self) {
+        WORK_LEFT.set(self.previous);
+    }
+}
+
 /// The candidate closest to `word`, if one is close enough to be a likely typo.
 pub(crate) fn did_you_mean<'a>(
     word: &str,
@@ -11,6 +42,11 @@ pub(crate) fn did_you_mean<'a>(
         if candidate == word {
             continue;
         }
+        let left = WORK_LEFT.get();
+        if left == 0 {
+            break;
+        }
+        WORK_LEFT.set(left - 1);
         let cand_lower = candidate.to_lowercase();
         if cand_lower == lower {
             return Some(candidate);
@@ -53,5 +89,16 @@ mod tests {
         assert_eq!(did_you_mean("optoins", keys), Some("options"));
         assert_eq!(did_you_mean("flavour", keys), None);
         assert_eq!(did_you_mean("x", keys), None);
+    }
+
+    #[test]
+    fn suggestions_stop_when_the_work_limit_is_spent() {
+        let keys = ["options", "version"];
+        {
+            let _limit = WorkLimit::new(1);
+            assert_eq!(did_you_mean("optoins", keys), Some("options"));
+            assert_eq!(did_you_mean("optoins", keys), None);
+        }
+        assert_eq!(did_you_mean("optoins", keys), Some("options"));
     }
 }

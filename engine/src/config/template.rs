@@ -43,25 +43,34 @@ pub(crate) struct Expr {
     pub in_comment: bool,
 }
 
-/// Finds every `[[ ... ]]` in `text`. A `[[` whose content does not start like an expression
-/// (a letter, `_` or `.`) is YAML (a nested flow list such as `[[1, 2]]`) and is left alone.
-pub(crate) fn scan(text: &str) -> Vec<Expr> {
+/// Finds every `[[ ... ]]` in `text`, but no more than `limit` + 1 (the one past the limit is
+/// where the loader reports it). A `[[` whose content does not start like an expression (a
+/// letter, `_` or `.`) is YAML (a nested flow list such as `[[1, 2]]`) and is left alone.
+pub(crate) fn scan(text: &str, limit: usize) -> Vec<Expr> {
     let mut out = Vec::new();
     let mut line_start = 0usize;
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let line_no = u32::try_from(i + 1).unwrap_or(u32::MAX);
         if line.contains("[[") {
-            scan_line(line, line_start, line_no, &mut out);
+            scan_line(line, line_start, line_no, limit, &mut out);
+            if out.len() > limit {
+                break;
+            }
         }
         line_start += line.len();
     }
     out
 }
 
-fn scan_line(line: &str, offset: usize, line_no: u32, out: &mut Vec<Expr>) {
+fn scan_line(line: &str, offset: usize, line_no: u32, limit: usize, out: &mut Vec<Expr>) {
     let in_comment = line.trim_start().starts_with('#');
     let mut from = 0;
-    while let Some(found) = line[from..].find("[[") {
+    // Columns are counted from the previous expression on, not from the start of the line: a
+    // long line of expressions must not cost quadratic time.
+    let (mut counted_to, mut counted_chars) = (0usize, 0u32);
+    while out.len() <= limit
+        && let Some(found) = line[from..].find("[[")
+    {
         let start = from + found;
         let inner_start = start + 2;
         let rest = &line[inner_start..];
@@ -70,7 +79,9 @@ fn scan_line(line: &str, offset: usize, line_no: u32, out: &mut Vec<Expr>) {
             from = start + 1;
             continue;
         }
-        let col0 = char_count(&line[..start]);
+        counted_chars = counted_chars.saturating_add(char_count(&line[counted_to..start]));
+        counted_to = start;
+        let col0 = counted_chars;
         let (end, kind) = match rest.find("]]") {
             Some(close) => (inner_start + close + 2, parse_expr(&rest[..close])),
             None => (
@@ -300,7 +311,7 @@ mod tests {
     #[test]
     fn scans_vars_env_and_leaves_yaml_lists() {
         let text = "a: [[ x ]]\nb: [[env \"T\"]] [[1, 2]]\n# [[ y.z ]]\nc: [[ if x ]]\n";
-        let e = scan(text);
+        let e = scan(text, usize::MAX);
         assert_eq!(e.len(), 4);
         assert_eq!(e[0].kind, ExprKind::Var(vec!["x".into()]));
         assert_eq!((e[0].line, e[0].col0, e[0].width), (1, 3, 7));
@@ -313,7 +324,7 @@ mod tests {
     #[test]
     fn render_maps_positions_back() {
         let text = "a: [[ long_name ]] x\nb: [[ v ]]\n";
-        let exprs = scan(text);
+        let exprs = scan(text, usize::MAX);
         let (out, map) = render(text, 0..text.len(), 1, &exprs, |i, _| {
             Some(if i == 0 { "s".into() } else { "l1\nl2".into() })
         });

@@ -4,15 +4,17 @@
 //! replaced by a "late" token and bound when its value is needed (a variable is resolved the
 //! first time it is used; a pipeline template each time an app uses it, with that app's vars).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
 use super::SecretPart;
+use super::limits::{Exceeded, MAX_DEPTH, MAX_EXPANDED_BYTES, MAX_EXPANSIONS, MAX_NODES};
+use super::limits::{MAX_VAR_DEPTH, bytes_text, count_text};
 use super::load::Loader;
 use super::suggest::hint;
 use super::template::{ExprKind, LATE_CLOSE, LATE_OPEN, SECRET_CLOSE, SECRET_OPEN};
-use super::yaml::{Kind, Node, Pos, Style, plain_value};
+use super::yaml::{Kind, Node, Pos, Style, count_nodes, plain_value};
 
 /// An expression bound late, with where it was written.
 #[derive(Debug, Clone)]
@@ -214,6 +216,103 @@ impl Loader<'_> {
             edges.insert(name, targets);
         }
         self.report_var_cycles(&edges);
+        self.var_deps = edges;
+        self.report_deep_vars();
+    }
+
+    /// Reports variables that use variables more than [`MAX_VAR_DEPTH`] levels deep (once per
+    /// chain, at the variable where the chain crosses the limit) and marks every variable past
+    /// the limit as failed, so that none is resolved.
+    fn report_deep_vars(&mut self) {
+        // Longest chain below each variable, computed bottom-up without recursion: chains may be
+        // thousands of variables long. Variables in a cycle (failed) end a chain.
+        let mut depth: HashMap<&str, usize> = HashMap::with_capacity(self.var_order.len());
+        for start in &self.var_order {
+            let mut stack: Vec<(&str, usize)> = vec![(start.as_str(), 0)];
+            while let Some(&mut (name, ref mut next)) = stack.last_mut() {
+                if depth.contains_key(name) {
+                    stack.pop();
+                    continue;
+                }
+                let deps = self.var_deps.get(name).map_or(&[][..], Vec::as_slice);
+                if let Some(dep) = deps.get(*next) {
+                    *next += 1;
+                    if !depth.contains_key(dep.as_str()) && !self.var_failed(dep) {
+                        stack.push((dep.as_str(), 0));
+                    }
+                    continue;
+                }
+                let below = deps
+                    .iter()
+                    .filter_map(|d| depth.get(d.as_str()))
+                    .max()
+                    .copied()
+                    .unwrap_or(0);
+                // A variable in a cycle (reported already) has no depth and ends every chain.
+                let own = if self.var_failed(name) { 0 } else { below + 1 };
+                depth.insert(name, own);
+                stack.pop();
+            }
+        }
+        let mut reports = Vec::new();
+        let mut too_deep = Vec::new();
+        for name in &self.var_order {
+            let d = depth.get(name.as_str()).copied().unwrap_or(0);
+            if d <= MAX_VAR_DEPTH {
+                continue;
+            }
+            too_deep.push(name.clone());
+            if d == MAX_VAR_DEPTH + 1 {
+                // The deepest chain below, following the deepest variable at each step.
+                let mut chain = vec![name.as_str()];
+                let mut at = name.as_str();
+                let level = |n: &str| depth.get(n).copied().unwrap_or(0);
+                while let Some(next) = self
+                    .var_deps
+                    .get(at)
+                    .and_then(|deps| deps.iter().max_by_key(|d| level(d)))
+                    // Each step goes one level down, so the walk ends.
+                    .filter(|next| level(next) > 0 && level(next) < level(at))
+                {
+                    at = next.as_str();
+                    chain.push(at);
+                }
+                let shown = if chain.len() > 6 {
+                    format!(
+                        "{} -> ... -> {}",
+                        chain[..3].join(" -> "),
+                        chain[chain.len() - 2..].join(" -> ")
+                    )
+                } else {
+                    chain.join(" -> ")
+                };
+                reports.push((name.clone(), shown));
+            }
+        }
+        for (name, shown) in reports {
+            let Some(pos) = self.vars.get(&name).map(|d| d.key_pos) else {
+                continue;
+            };
+            self.diags.push(
+                Some(pos),
+                format!("vars.{name}"),
+                format!(
+                    "variables use each other more than {MAX_VAR_DEPTH} levels deep here \
+                     ({shown}; the limit is {MAX_VAR_DEPTH}); use fewer levels of variables"
+                ),
+            );
+        }
+        for name in too_deep {
+            if let Some(def) = self.vars.get_mut(&name) {
+                def.state = VarState::Failed;
+            }
+        }
+    }
+
+    fn var_failed(&self, name: &str) -> bool {
+        self.vars
+            .get(name)
+            .is_some_and(|d| matches!(d.state, VarState::Failed))
     }
 
     fn report_var_cycles(&mut self, edges: &HashMap<String, Vec<String>>) {
@@ -288,6 +387,48 @@ impl Loader<'_> {
     }
 
     fn resolve_var(&mut self, name: &str) -> Option<Value> {
+        match &self.vars.get(name)?.state {
+            VarState::Done(v) => return Some(v.clone()),
+            VarState::Failed | VarState::Resolving => return None,
+            VarState::Pending => {}
+        }
+        // What `name` uses is resolved first, deepest first, so that resolving one variable
+        // never recurses into resolving another: the stack stays flat however long a chain of
+        // variables is.
+        for dep in self.unresolved_deps(name) {
+            self.resolve_one(&dep);
+        }
+        self.resolve_one(name)
+    }
+
+    /// The pending variables that `name` uses, directly or not, each after those it uses.
+    fn unresolved_deps(&self, name: &str) -> Vec<String> {
+        let pending = |n: &str| {
+            self.vars
+                .get(n)
+                .is_some_and(|d| matches!(d.state, VarState::Pending))
+        };
+        let mut order = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::from([name]);
+        let mut stack: Vec<(&str, usize)> = vec![(name, 0)];
+        while let Some(&mut (at, ref mut next)) = stack.last_mut() {
+            let deps = self.var_deps.get(at).map_or(&[][..], Vec::as_slice);
+            if let Some(dep) = deps.get(*next) {
+                *next += 1;
+                if pending(dep) && seen.insert(dep.as_str()) {
+                    stack.push((dep.as_str(), 0));
+                }
+            } else {
+                if at != name {
+                    order.push(at.to_owned());
+                }
+                stack.pop();
+            }
+        }
+        order
+    }
+
+    fn resolve_one(&mut self, name: &str) -> Option<Value> {
         let def = self.vars.get_mut(name)?;
         match &def.state {
             VarState::Done(v) => return Some(v.clone()),
@@ -301,6 +442,75 @@ impl Loader<'_> {
             def.state = VarState::Done(value.clone());
         }
         Some(value)
+    }
+
+    /// Spends the budget for one substitution of `expr` that inserts `bytes` bytes and creates
+    /// `nodes` nodes; false (reported at `pos` the first time) if a limit is reached.
+    pub(super) fn spend(&mut self, bytes: usize, nodes: usize, pos: Pos, expr: &ExprKind) -> bool {
+        self.spend_for(1, bytes, nodes, pos, || format!("`{}`", expr_text(expr)))
+    }
+
+    /// Spends the budget for the copies of an app's repo and spec that each of its CI/CD
+    /// entries makes: a long list of entries under a large app must not multiply its size
+    /// without bound.
+    pub(super) fn spend_copies(
+        &mut self,
+        repo: &Node,
+        spec: &Map<String, Value>,
+        pos: Pos,
+    ) -> bool {
+        let nodes = count_nodes(repo) + spec.values().map(value_nodes).sum::<usize>();
+        self.spend_for(0, 0, nodes, pos, || "this CI/CD entry".to_owned())
+    }
+
+    /// [`Loader::spend`] for `[[ env "NAME" ]]`: its value is inserted where the token is.
+    pub(super) fn spend_env(&mut self, name: &str, pos: Pos, expr: &ExprKind) -> bool {
+        let bytes = match self.secrets.by_name.get(name) {
+            Some(Some(i)) => self.secrets.value(*i).len(),
+            _ => 0,
+        };
+        self.spend(bytes, 0, pos, expr)
+    }
+
+    fn spend_for(
+        &mut self,
+        expansions: usize,
+        bytes: usize,
+        nodes: usize,
+        pos: Pos,
+        what: impl FnOnce() -> String,
+    ) -> bool {
+        if self.budget.exhausted.is_some() {
+            // Already reported: stop substituting, quietly.
+            return false;
+        }
+        let Err(exceeded) = self.budget.spend(expansions, bytes, nodes) else {
+            return true;
+        };
+        self.budget.exhausted = Some(pos);
+        let what = what();
+        let message = match exceeded {
+            Exceeded::Bytes => format!(
+                "{what}: substituting it takes the text that `[[ ]]` inserts past {} in all \
+                 (the limit); a variable that uses another one twice doubles in size at each \
+                 level: check what it expands to",
+                bytes_text(MAX_EXPANDED_BYTES)
+            ),
+            Exceeded::Expansions => format!(
+                "{what}: more than {} substitutions while loading this config (the limit; the \
+                 expressions of a pipeline template count once for each app that uses it); use \
+                 fewer expressions, or split the tools into several configs",
+                count_text(MAX_EXPANSIONS)
+            ),
+            Exceeded::Nodes => format!(
+                "{what}: expanding it takes this config past {} YAML nodes (the limit; aliases \
+                 and pipeline templates count every node they copy); make the config smaller, \
+                 or split the tools into several configs",
+                count_text(MAX_NODES)
+            ),
+        };
+        self.diags.push(Some(pos), String::new(), message);
+        false
     }
 
     /// The value of `[[ a.b.c ]]`: `extra` (an app's vars) first, then `vars:`. Reports what is
@@ -378,21 +588,79 @@ impl Loader<'_> {
         }
     }
 
-    fn eval_late(&mut self, index: usize, extra: Option<&Map<String, Value>>) -> Option<Value> {
+    /// The value of late expression `index`, if it can be substituted within the budget, which
+    /// it is charged against: `cost` tells what inserting the value costs, as (bytes, nodes).
+    fn eval_late(
+        &mut self,
+        index: usize,
+        extra: Option<&Map<String, Value>>,
+        cost: impl FnOnce(&Value) -> Option<(usize, usize)>,
+    ) -> Option<Value> {
         let expr = self.late.get(index)?.clone();
-        match &expr.kind {
+        let value = match &expr.kind {
             ExprKind::Var(path) => self.lookup(path, expr.pos, extra, true),
             ExprKind::Env(name) => self.env_token(name, expr.pos, true).map(Value::String),
             ExprKind::Invalid(msg) => {
                 self.diags.push(Some(expr.pos), String::new(), msg.clone());
                 None
             }
-        }
+        }?;
+        let (bytes, nodes) = match (&expr.kind, &value) {
+            // The token stands for the secret's value, which is what ends up in the options.
+            (ExprKind::Env(name), _) => {
+                let bytes = match self.secrets.by_name.get(name) {
+                    Some(Some(i)) => self.secrets.value(*i).len(),
+                    _ => 0,
+                };
+                (bytes, 1)
+            }
+            _ => match cost(&value) {
+                Some(cost) => cost,
+                None => {
+                    let what = expr_text(&expr.kind);
+                    self.diags.push(
+                        Some(expr.pos),
+                        String::new(),
+                        format!(
+                            "`{what}`: its value nests too deep to be inserted here: values \
+                             may nest at most {MAX_DEPTH} levels (the limit)"
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
+        self.spend(bytes, nodes, expr.pos, &expr.kind)
+            .then_some(value)
     }
 
     /// Binds the late tokens in `node`. A scalar that is exactly one expression takes the
-    /// value's type; otherwise values are spliced in as text.
+    /// value's type; otherwise values are spliced in as text. Each binding is charged against
+    /// the budget; a template (bound with `extra`, once per app) is charged for every node it
+    /// copies, as are the app's variables.
     pub(super) fn instantiate(&mut self, node: &Node, extra: Option<&Map<String, Value>>) -> Node {
+        if let Some(extra) = extra {
+            let nodes = count_nodes(node) + extra.values().map(value_nodes).sum::<usize>();
+            if !self.spend_for(0, 0, nodes, node.pos, || {
+                "this pipeline template".to_owned()
+            }) {
+                // Reported; an empty mapping, which is what templates hold, makes no follow-up.
+                return Node {
+                    kind: Kind::Map(Vec::new()),
+                    pos: node.pos,
+                };
+            }
+        }
+        self.instantiate_at(node, extra, 1)
+    }
+
+    /// [`Loader::instantiate`] for a node nested `depth` levels deep in what is instantiated.
+    fn instantiate_at(
+        &mut self,
+        node: &Node,
+        extra: Option<&Map<String, Value>>,
+        depth: usize,
+    ) -> Node {
         match &node.kind {
             Kind::Scalar(text, style) => {
                 if !text.contains(LATE_OPEN) {
@@ -400,7 +668,11 @@ impl Loader<'_> {
                 }
                 let parts = pieces(text, LATE_OPEN, LATE_CLOSE);
                 if let [Piece::Token(i)] = parts.as_slice() {
-                    return match self.eval_late(*i, extra) {
+                    let cost = |v: &Value| {
+                        let (bytes, nodes, levels) = value_size(v);
+                        (depth - 1 + levels <= MAX_DEPTH).then_some((bytes, nodes))
+                    };
+                    return match self.eval_late(*i, extra, cost) {
                         Some(Value::String(s)) => Node::scalar(s, *style, node.pos),
                         Some(other) => Node::from_value(&other, node.pos),
                         None => Node::scalar(self.fallback(*i), Style::Quoted, node.pos),
@@ -410,23 +682,45 @@ impl Loader<'_> {
                 for part in parts {
                     match part {
                         Piece::Text(t) => out.push_str(t),
-                        Piece::Token(i) => match self.eval_late(i, extra) {
-                            Some(v) => out.push_str(&value_text(&v)),
-                            None => out.push_str(&self.fallback(i)),
-                        },
+                        Piece::Token(i) => {
+                            let mut inserted = None;
+                            let cost = |v: &Value| {
+                                let text = value_text(v);
+                                let bytes = text.len();
+                                inserted = Some(text);
+                                Some((bytes, 0))
+                            };
+                            match self.eval_late(i, extra, cost) {
+                                // A secret's token is inserted as it is (`cost` is not asked).
+                                Some(v) => {
+                                    out.push_str(&inserted.unwrap_or_else(|| value_text(&v)))
+                                }
+                                None => out.push_str(&self.fallback(i)),
+                            }
+                        }
                     }
                 }
                 Node::scalar(out, *style, node.pos)
             }
             Kind::Seq(items) => Node {
-                kind: Kind::Seq(items.iter().map(|n| self.instantiate(n, extra)).collect()),
+                kind: Kind::Seq(
+                    items
+                        .iter()
+                        .map(|n| self.instantiate_at(n, extra, depth + 1))
+                        .collect(),
+                ),
                 pos: node.pos,
             },
             Kind::Map(entries) => Node {
                 kind: Kind::Map(
                     entries
                         .iter()
-                        .map(|(k, v)| (self.instantiate(k, extra), self.instantiate(v, extra)))
+                        .map(|(k, v)| {
+                            (
+                                self.instantiate_at(k, extra, depth + 1),
+                                self.instantiate_at(v, extra, depth + 1),
+                            )
+                        })
                         .collect(),
                 ),
                 pos: node.pos,
@@ -438,6 +732,39 @@ impl Loader<'_> {
         self.late
             .get(index)
             .map_or_else(String::new, |e| e.fallback.clone())
+    }
+}
+
+/// `[[ name ]]`, as written, for messages.
+pub(crate) fn expr_text(kind: &ExprKind) -> String {
+    match kind {
+        ExprKind::Var(path) => format!("[[ {} ]]", path.join(".")),
+        ExprKind::Env(name) => format!("[[ env \"{name}\" ]]"),
+        ExprKind::Invalid(_) => "[[ ]]".to_owned(),
+    }
+}
+
+/// Nodes that [`Node::from_value`] makes of `v`.
+fn value_nodes(v: &Value) -> usize {
+    value_size(v).1
+}
+
+/// What inserting `v` costs: about as many bytes as its text, the nodes it becomes, and how
+/// many levels it nests (a scalar: 0).
+fn value_size(v: &Value) -> (usize, usize, usize) {
+    match v {
+        Value::Null => (0, 1, 0),
+        Value::Bool(b) => (if *b { 4 } else { 5 }, 1, 0),
+        Value::Number(n) => (n.to_string().len(), 1, 0),
+        Value::String(s) => (s.len(), 1, 0),
+        Value::Array(items) => items.iter().fold((2, 1, 1), |(b, n, d), item| {
+            let (ib, inodes, id) = value_size(item);
+            (b + ib + 1, n + inodes, d.max(id + 1))
+        }),
+        Value::Object(map) => map.iter().fold((2, 1, 1), |(b, n, d), (k, item)| {
+            let (ib, inodes, id) = value_size(item);
+            (b + k.len() + ib + 4, n + inodes + 1, d.max(id + 1))
+        }),
     }
 }
 

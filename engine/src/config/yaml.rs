@@ -10,6 +10,7 @@ use serde_json::Value;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use super::limits::{MAX_DEPTH, MAX_NODES, count_text};
 use super::template::SourceMap;
 
 /// A position in one of the config files: file index, 1-based line and column (in characters).
@@ -218,8 +219,14 @@ pub(crate) struct Parsed {
 }
 
 /// Parses `text` (already substituted) into a node tree; a syntax error is returned with its
-/// position in the original file.
-pub(crate) fn parse(text: &str, file: u32, map: &SourceMap) -> Result<Parsed, (Pos, String)> {
+/// position in the original file. Building at most `nodes` nodes (aliases count every node they
+/// copy), no deeper than [`MAX_DEPTH`]; what was built is taken off `nodes`.
+pub(crate) fn parse(
+    text: &str,
+    file: u32,
+    map: &SourceMap,
+    nodes: &mut usize,
+) -> Result<Parsed, (Pos, String)> {
     let mut builder = Builder {
         file,
         map,
@@ -227,23 +234,47 @@ pub(crate) fn parse(text: &str, file: u32, map: &SourceMap) -> Result<Parsed, (P
         anchors: HashMap::new(),
         docs: Vec::new(),
         problems: Vec::new(),
-        alias_budget: ALIAS_BUDGET,
+        nodes_left: *nodes,
+        stop: None,
     };
     let mut parser = Parser::new_from_str(text);
-    match parser.load(&mut builder, true) {
+    let loaded = load_events(&mut parser, &mut builder);
+    *nodes = builder.nodes_left;
+    match loaded {
         Ok(()) => Ok(Parsed {
             docs: builder.docs,
             problems: builder.problems,
         }),
-        Err(e) => {
-            let pos = builder.pos(*e.marker());
-            Err((pos, format!("invalid YAML: {}", e.info())))
-        }
+        Err(e) => Err(e),
     }
 }
 
-/// How many nodes aliases may copy in one file; stops "billion laughs" documents.
-const ALIAS_BUDGET: usize = 1_000_000;
+/// Feeds the parser's events to the builder one at a time, stopping at the first limit the
+/// builder reaches. (`Parser::load` recurses once per level of nesting, so a document nested
+/// thousands of levels deep in block style would overflow the stack.)
+fn load_events<T: Iterator<Item = char>>(
+    parser: &mut Parser<T>,
+    builder: &mut Builder<'_>,
+) -> Result<(), (Pos, String)> {
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| {
+            let pos = builder.pos(*e.marker());
+            (pos, format!("invalid YAML: {}", e.info()))
+        })?;
+        let end = event == Event::StreamEnd;
+        if event == Event::DocumentStart {
+            // Anchors do not reach into the next document.
+            builder.anchors.clear();
+        }
+        builder.on_event(event, mark);
+        if let Some(stop) = builder.stop.take() {
+            return Err(stop);
+        }
+        if end {
+            return Ok(());
+        }
+    }
+}
 
 enum Frame {
     Seq {
@@ -263,10 +294,14 @@ struct Builder<'a> {
     file: u32,
     map: &'a SourceMap,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, (Node, usize)>,
+    /// Each anchor's node, its number of nodes and how many levels it nests.
+    anchors: HashMap<usize, (Node, usize, usize)>,
     docs: Vec<Node>,
     problems: Vec<(Pos, String)>,
-    alias_budget: usize,
+    /// Nodes that may still be built (see [`MAX_NODES`]).
+    nodes_left: usize,
+    /// The limit reached, which ends the parse.
+    stop: Option<(Pos, String)>,
 }
 
 impl Builder<'_> {
@@ -281,9 +316,52 @@ impl Builder<'_> {
         }
     }
 
+    /// Takes `count` nodes off the budget, or stops the parse at `pos` (`alias`: they are an
+    /// alias's copies).
+    fn spend(&mut self, count: usize, pos: Pos, alias: bool) -> bool {
+        if let Some(left) = self.nodes_left.checked_sub(count) {
+            self.nodes_left = left;
+            return true;
+        }
+        let how = if alias {
+            format!(
+                "this alias copies {} nodes, which takes the config past {} YAML nodes (the \
+                 limit; aliases count every node they copy)",
+                count_text(count),
+                count_text(MAX_NODES)
+            )
+        } else {
+            format!(
+                "more than {} YAML nodes in this config (the limit; aliases count every node \
+                 they copy)",
+                count_text(MAX_NODES)
+            )
+        };
+        self.stop = Some((
+            pos,
+            format!("{how}; make the config smaller, or split the tools into several configs"),
+        ));
+        false
+    }
+
+    /// Whether a collection may start at `pos`, or the parse stops: it would nest deeper than
+    /// [`MAX_DEPTH`].
+    fn may_nest(&mut self, pos: Pos) -> bool {
+        if self.stack.len() < MAX_DEPTH {
+            return self.spend(1, pos, false);
+        }
+        self.stop = Some((pos, too_deep_message()));
+        false
+    }
+
+    /// Keeps a copy of an anchored node for its aliases; the copy counts against the budget.
     fn anchor(&mut self, id: usize, node: &Node) {
         if id != 0 {
-            self.anchors.insert(id, (node.clone(), count_nodes(node)));
+            let size = count_nodes(node);
+            if self.spend(size, node.pos, false) {
+                self.anchors
+                    .insert(id, (node.clone(), size, node_levels(node)));
+            }
         }
     }
 
@@ -400,7 +478,26 @@ impl Builder<'_> {
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
+fn too_deep_message() -> String {
+    format!("YAML nested more than {MAX_DEPTH} levels deep (the limit); flatten the structure")
+}
+
+/// How many levels of collections a node nests (a scalar: 0).
+fn node_levels(node: &Node) -> usize {
+    match &node.kind {
+        Kind::Scalar(..) => 0,
+        Kind::Seq(items) => 1 + items.iter().map(node_levels).max().unwrap_or(0),
+        Kind::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| node_levels(k).max(node_levels(v)))
+                .max()
+                .unwrap_or(0)
+        }
+    }
+}
+
+pub(crate) fn count_nodes(node: &Node) -> usize {
     match &node.kind {
         Kind::Scalar(..) => 1,
         Kind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
@@ -422,11 +519,17 @@ impl MarkedEventReceiver for Builder<'_> {
                     _ => Style::Quoted,
                 };
                 let node = Node::scalar(text, style, self.pos(mark));
+                if !self.spend(1, node.pos, false) {
+                    return;
+                }
                 self.anchor(anchor, &node);
                 self.add(node);
             }
             Event::SequenceStart(anchor, _tag) => {
                 let pos = self.pos(mark);
+                if !self.may_nest(pos) {
+                    return;
+                }
                 self.stack.push(Frame::Seq {
                     items: Vec::new(),
                     pos,
@@ -435,6 +538,9 @@ impl MarkedEventReceiver for Builder<'_> {
             }
             Event::MappingStart(anchor, _tag) => {
                 let pos = self.pos(mark);
+                if !self.may_nest(pos) {
+                    return;
+                }
                 self.stack.push(Frame::Map {
                     entries: Vec::new(),
                     key: None,
@@ -468,17 +574,17 @@ impl MarkedEventReceiver for Builder<'_> {
             Event::Alias(id) => {
                 let pos = self.pos(mark);
                 let node = match self.anchors.get(&id) {
-                    Some((node, size)) if *size <= self.alias_budget => {
-                        self.alias_budget -= *size;
-                        node.clone()
-                    }
-                    Some(_) => {
-                        self.problems.push((
-                            pos,
-                            "aliases expand to too many nodes; refusing to build this document"
-                                .into(),
-                        ));
-                        Node::scalar("", Style::Plain, pos)
+                    Some((node, size, levels)) => {
+                        let (node, size, levels) = (node.clone(), *size, *levels);
+                        // The copy nests its anchor's levels below the current one.
+                        if self.stack.len() + levels > MAX_DEPTH {
+                            self.stop = Some((pos, too_deep_message()));
+                            return;
+                        }
+                        if !self.spend(size, pos, true) {
+                            return;
+                        }
+                        node
                     }
                     None => {
                         self.problems
@@ -523,7 +629,7 @@ mod tests {
     #[test]
     fn positions_and_merge_keys() {
         let text = "a: 1\nb: &x {k: 1, j: 2}\nc:\n  <<: *x\n  k: 3\n";
-        let parsed = parse(text, 0, &SourceMap::default()).unwrap();
+        let parsed = parse(text, 0, &SourceMap::default(), &mut 100).unwrap();
         let root = parsed.docs.into_iter().next().unwrap();
         assert_eq!((root.pos.line, root.pos.col), (1, 1));
         let c = root.get("c").unwrap();
@@ -534,7 +640,7 @@ mod tests {
 
     #[test]
     fn syntax_error_has_position() {
-        let err = parse("a: 1\n  b: [\n", 0, &SourceMap::default()).unwrap_err();
+        let err = parse("a: 1\n  b: [\n", 0, &SourceMap::default(), &mut 100).unwrap_err();
         assert_eq!(err.0.line, 2);
     }
 }

@@ -98,10 +98,7 @@ fn step_options(
                 secrets: tool.secret_values.clone(),
                 warnings: Vec::new(),
             }),
-            Err(unresolved) => Err(format!(
-                "cannot resolve {}: the referenced tool has not produced that output",
-                unresolved.join(", ")
-            )),
+            Err(error) => Err(error.to_string()),
         },
         (None, Some(r)) => {
             let env = ledger.input().env;

@@ -698,11 +698,7 @@ pub fn lock_info(operation: &str, who: &str) -> LockInfo {
     }
 }
 
+/// The same name the local backend compares a holder's host with.
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown-host".into())
+    dtm_backends::host_name()
 }

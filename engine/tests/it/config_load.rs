@@ -380,7 +380,10 @@ fn resolve_refs_types_whole_values_and_splices_embedded_ones() {
     let err = resolve_refs(&missing, &lookup).unwrap_err();
     assert_eq!(
         err,
-        ["${{ file.a.outputs.nope }}", "${{ file.a.outputs.gone }}"]
+        config::RefError::Unresolved(vec![
+            "${{ file.a.outputs.nope }}".into(),
+            "${{ file.a.outputs.gone }}".into()
+        ])
     );
 }
 
@@ -461,4 +464,27 @@ fn a_setting_in_two_documents_is_still_an_error() {
         messages[1].contains("variable `x` is defined twice"),
         "{messages:?}"
     );
+}
+
+#[test]
+fn secrets_spliced_into_variables_keep_their_values() {
+    // Found by fuzzing a change that lost them: a secret inside a longer string in `vars:`.
+    let (_dir, config) = load_text(
+        r#"vars:
+  twice: "[[ env "T" ]][[ env "T" ]]"
+  after: "a[[ env "T" ]]"
+tools:
+- name: file
+  instanceID: a
+  options:
+    content: "[[ twice ]]"
+    path: "[[ after ]]"
+"#,
+        &env_of(&[("T", "tok")]),
+    );
+    let config = config.unwrap();
+    let options = &config.tools[0].options;
+    assert_eq!(options["content"], "toktok");
+    assert_eq!(options["path"], "atok");
+    assert_eq!(config.tools[0].secret_paths, ["/content", "/path"]);
 }

@@ -5,6 +5,8 @@ mod config_errors;
 mod config_load;
 mod config_plugins;
 mod host_fixtures;
+mod hostile_input;
 mod plugin_story;
 mod registry_resolve;
+mod state_limits;
 mod store_journal;
