@@ -592,7 +592,38 @@ def devstream_load(text, env):
         raise Rejected("; ".join(dict.fromkeys(errors)))
     if len([d for d in re.split(r"(?m)^---\s*$", text) if d.strip()]) > 1:
         notes.append("several YAML documents")
+    for t in tools:
+        for why in plugin_rejections(t):
+            notes.append(f"{PLUGIN_REJECTS}: {t['name']}.{t['instanceID']}: {why}")
     return tools, notes
+
+
+# What DevStream v0.12.1's plugins refuse when they validate their options, at apply time (the
+# loader above accepts such configs). Only rules whose source we read are listed.
+PLUGIN_REJECTS = "DevStream's plugin rejects it"
+
+
+def plugin_rejections(tool):
+    """Reasons DevStream's own plugin code would refuse `tool`'s options."""
+    out = []
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            if value.get("org") and value.get("owner"):
+                # pkg/util/scm/git/repoinfo.go, RepoInfo.checkValid
+                out.append(f"{path or 'options'}: git org and owner can't be configured at the same time")
+            for k, v in value.items():
+                walk(v, f"{path}.{k}" if path else k)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{path}[{i}]")
+
+    options = tool.get("options")
+    walk(options, "")
+    if tool["name"] == "repo-scaffolding" and isinstance(options, dict) and not options.get("sourceRepo"):
+        # internal/pkg/plugin/reposcaffolding/options.go: SourceRepo `validate:"required"`
+        out.append("sourceRepo is required")
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -961,6 +992,13 @@ def summarize(candidates, skipped, tools_used):
         "ran": len(ran),
         "accepted": len(accepted),
         "accepted_complete": sum(1 for c in accepted if c["kind"] == "a"),
+        "devstream_plugins_accept": sum(
+            1 for c in ran if c["kind"] == "a" and not any(n.startswith(PLUGIN_REJECTS) for n in c["notes"])
+        ),
+        "accepted_where_devstream_plugins_accept": sum(
+            1 for c in accepted
+            if c["kind"] == "a" and not any(n.startswith(PLUGIN_REJECTS) for n in c["notes"])
+        ),
         "ran_complete": sum(1 for c in ran if c["kind"] == "a"),
         "exit_codes": {str(k): sum(1 for c in ran if c["exit"] == k) for k in sorted({c["exit"] for c in ran})},
         "tried_network": [c["id"] for c in ran if c.get("network")],
@@ -985,6 +1023,8 @@ def print_report(candidates, summary):
         print(f"\naccepted by `dtm plan`: {summary['accepted']}/{summary['ran']}"
               f"  (complete configs: {summary['accepted_complete']}/{summary['ran_complete']};"
               f" exit codes: {summary['exit_codes']})")
+        print(f"  of the complete configs DevStream's own plugins also accept (see notes): "
+              f"{summary['accepted_where_devstream_plugins_accept']}/{summary['devstream_plugins_accept']}")
         print(f"  {summary['run_conditions']}")
         print("  tried the network during plan: " + (", ".join(summary["tried_network"]) or "none"))
         print("\nrejections by first problem (each rejected config once):")
