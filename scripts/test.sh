@@ -21,6 +21,9 @@ cargo fmt --all --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "==> cargo check, slim build (no S3 or Kubernetes backend: --no-default-features)"
+cargo check -p dtm-cli --no-default-features --locked
+
 echo "==> cargo build (dtm + all plugins; the tests load the plugin libraries)"
 cargo build --workspace --locked
 

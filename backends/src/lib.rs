@@ -10,10 +10,13 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "k8s")]
 pub mod k8s;
 mod kind;
 pub mod local;
+#[cfg(any(feature = "s3", feature = "k8s"))]
 mod remote;
+#[cfg(feature = "s3")]
 pub mod s3;
 
 use std::fmt;

@@ -35,7 +35,6 @@ use std::time::{Duration, Instant, SystemTime};
 use fs4::{FileExt, TryLockError};
 use serde_json::{Map, Value};
 
-use crate::remote::unknown_holder;
 use crate::{
     Backend, BackendError, LockInfo, MAX_DOCUMENT_BYTES, Snapshot, TakenOver, Version, host_name,
 };
@@ -946,3 +945,17 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
         Ok(())
     }
 }
+
+/// Placeholder holder info for a lock (file or object) that cannot be read or parsed.
+pub(crate) fn unknown_holder(why: &str) -> LockInfo {
+    LockInfo {
+        id: UNKNOWN_LOCK_ID.to_owned(),
+        who: "unknown".to_owned(),
+        host: "unknown".to_owned(),
+        pid: 0,
+        operation: format!("? ({why})"),
+        created: "unknown".to_owned(),
+        version: "unknown".to_owned(),
+    }
+}
+

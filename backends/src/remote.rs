@@ -75,21 +75,7 @@ pub(crate) fn renew_interval(duration: Duration) -> Duration {
     (duration / 3).max(Duration::from_millis(300))
 }
 
-/// The lock id reported for a lock that cannot be parsed; `dtm state unlock unknown` removes it.
-pub(crate) const UNKNOWN_LOCK_ID: &str = crate::local::UNKNOWN_LOCK_ID;
-
-/// Placeholder holder info for a lock (file or object) that cannot be read or parsed.
-pub(crate) fn unknown_holder(why: &str) -> LockInfo {
-    LockInfo {
-        id: UNKNOWN_LOCK_ID.to_owned(),
-        who: "unknown".to_owned(),
-        host: "unknown".to_owned(),
-        pid: 0,
-        operation: format!("? ({why})"),
-        created: "unknown".to_owned(),
-        version: "unknown".to_owned(),
-    }
-}
+pub(crate) use crate::local::unknown_holder;
 
 /// What a renewal reports.
 pub(crate) enum Renewal {

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "k8s")]
 use dtm_backends::k8s::KubeBackend;
 use dtm_backends::local::LocalBackend;
+#[cfg(feature = "s3")]
 use dtm_backends::s3::S3Backend;
 use dtm_backends::{Backend, BackendError, BackendKind, LockInfo};
 use dtm_plugin_protocol::{Manifest, Operation, Response};
@@ -139,6 +141,12 @@ pub enum EngineError {
         quoted_list(BackendKind::ALL)
     )]
     UnsupportedBackend(String),
+    /// The config names a backend this dtm was built without (a slim build).
+    #[error(
+        "state backend `{0}` is not in this build of dtm (it was built without the `{0}` cargo \
+         feature); use a build with it, or the `local` backend"
+    )]
+    BackendNotBuilt(BackendKind),
 }
 
 impl From<RegistryError> for EngineError {
@@ -174,8 +182,12 @@ pub fn open_backend(config: &Config) -> Result<Box<dyn Backend>, EngineError> {
     let name = config.state.backend.as_str();
     Ok(match BackendKind::from_name(name) {
         Some(BackendKind::Local) => Box::new(LocalBackend::from_options(options, dir)?),
+        #[cfg(feature = "s3")]
         Some(BackendKind::S3) => Box::new(S3Backend::from_options(options, dir)?),
+        #[cfg(feature = "k8s")]
         Some(BackendKind::Kubernetes) => Box::new(KubeBackend::from_options(options, dir)?),
+        #[cfg(not(all(feature = "s3", feature = "k8s")))]
+        Some(kind) => return Err(EngineError::BackendNotBuilt(kind)),
         None => return Err(EngineError::UnsupportedBackend(name.to_string())),
     })
 }
