@@ -958,4 +958,3 @@ pub(crate) fn unknown_holder(why: &str) -> LockInfo {
         version: "unknown".to_owned(),
     }
 }
-

@@ -136,9 +136,30 @@ impl Loader<'_> {
             image_repo: None,
         };
 
+        self.app_tools(
+            &mut app,
+            repo_template,
+            (ci, cd),
+            (node.pos, path),
+            raw,
+            out,
+        );
+    }
+
+    /// The tools of one app, in dependency order: its scaffolding (from `repoTemplate`), then
+    /// each CI entry (after the scaffolding), then each CD entry (after both).
+    fn app_tools(
+        &mut self,
+        app: &mut App<'_>,
+        repo_template: Option<&Node>,
+        (ci, cd): (&[Node], &[Node]),
+        (pos, path): (Pos, &str),
+        raw: &Raw,
+        out: &mut Vec<ToolSrc>,
+    ) {
         let mut scaffolding_key = None;
         if let Some(template) = repo_template
-            && let Some(tool) = self.scaffolding_tool(&app, template, node.pos, path)
+            && let Some(tool) = self.scaffolding_tool(app, template, pos, path)
         {
             scaffolding_key = Some(tool.tool.key());
             out.push(tool);
@@ -150,8 +171,7 @@ impl Loader<'_> {
                 .map(|k| (k.clone(), entry.pos))
                 .collect();
             let entry_path = format!("{path}.ci[{j}]");
-            if let Some(tool) = self.stage_tool(&mut app, entry, &entry_path, Stage::Ci, deps, raw)
-            {
+            if let Some(tool) = self.stage_tool(app, entry, &entry_path, Stage::Ci, deps, raw) {
                 ci_keys.push(tool.tool.key());
                 out.push(tool);
             }
@@ -163,8 +183,7 @@ impl Loader<'_> {
                 .map(|k| (k.clone(), entry.pos))
                 .collect();
             let entry_path = format!("{path}.cd[{j}]");
-            if let Some(tool) = self.stage_tool(&mut app, entry, &entry_path, Stage::Cd, deps, raw)
-            {
+            if let Some(tool) = self.stage_tool(app, entry, &entry_path, Stage::Cd, deps, raw) {
                 out.push(tool);
             }
         }

@@ -441,61 +441,9 @@ impl Loader<'_> {
                 "instanceID" => {
                     instance_id = self.string(value, &key_path).map(|s| (s, value.pos));
                 }
-                "dependsOn" => {
-                    if let Some(items) = self.items(value, &key_path, "`name.instanceID` strings") {
-                        for (i, item) in items.iter().enumerate() {
-                            let item_path = format!("{key_path}[{i}]");
-                            if item.as_scalar().is_some() && !item.is_null() {
-                                if let Some(s) = self.string(item, &item_path) {
-                                    deps.push((s, item.pos));
-                                }
-                            } else {
-                                self.diags.push(
-                                    Some(item.pos),
-                                    item_path,
-                                    format!(
-                                        "expected a `name.instanceID` string, found {}",
-                                        item.type_name()
-                                    ),
-                                );
-                            }
-                        }
-                    }
-                }
-                "version" => {
-                    if let Some(text) = self.string(value, &key_path) {
-                        match semver::VersionReq::parse(&text) {
-                            Ok(req) => version = Some(req),
-                            Err(e) => self.diags.push(
-                                Some(value.pos),
-                                key_path,
-                                format!(
-                                    "invalid version requirement `{text}`: {e} (examples: \
-                                     `0.3`, `>=0.1, <0.3`, `=1.2.0`)"
-                                ),
-                            ),
-                        }
-                    }
-                }
-                "timeout" => {
-                    if let Some(text) = self.string(value, &key_path) {
-                        match humantime::parse_duration(&text) {
-                            Ok(d) if !d.is_zero() => timeout = Some(d),
-                            Ok(_) => self.diags.push(
-                                Some(value.pos),
-                                key_path,
-                                "timeout must be longer than zero",
-                            ),
-                            Err(e) => self.diags.push(
-                                Some(value.pos),
-                                key_path,
-                                format!(
-                                    "invalid timeout `{text}`: {e} (examples: `90s`, `5m`, `1h 30m`)"
-                                ),
-                            ),
-                        }
-                    }
-                }
+                "dependsOn" => self.depends_on(value, &key_path, &mut deps),
+                "version" => version = self.version_req(value, key_path),
+                "timeout" => timeout = self.tool_timeout(value, key_path),
                 "options" => options = Some(value),
                 _ => {}
             }
@@ -539,6 +487,73 @@ impl Loader<'_> {
             pos: node.pos,
             path: path.to_owned(),
         })
+    }
+
+    /// A tool's `dependsOn`: `name.instanceID` strings, each with its position.
+    fn depends_on(&mut self, value: &Node, key_path: &str, deps: &mut Vec<(String, Pos)>) {
+        let Some(items) = self.items(value, key_path, "`name.instanceID` strings") else {
+            return;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{key_path}[{i}]");
+            if item.as_scalar().is_some() && !item.is_null() {
+                if let Some(s) = self.string(item, &item_path) {
+                    deps.push((s, item.pos));
+                }
+            } else {
+                self.diags.push(
+                    Some(item.pos),
+                    item_path,
+                    format!(
+                        "expected a `name.instanceID` string, found {}",
+                        item.type_name()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A tool's plugin `version` requirement (semver).
+    fn version_req(&mut self, value: &Node, key_path: String) -> Option<semver::VersionReq> {
+        let text = self.string(value, &key_path)?;
+        match semver::VersionReq::parse(&text) {
+            Ok(req) => Some(req),
+            Err(e) => {
+                self.diags.push(
+                    Some(value.pos),
+                    key_path,
+                    format!(
+                        "invalid version requirement `{text}`: {e} (examples: `0.3`, \
+                         `>=0.1, <0.3`, `=1.2.0`)"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A tool's `timeout`: a duration longer than zero.
+    fn tool_timeout(&mut self, value: &Node, key_path: String) -> Option<std::time::Duration> {
+        let text = self.string(value, &key_path)?;
+        match humantime::parse_duration(&text) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => {
+                self.diags.push(
+                    Some(value.pos),
+                    key_path,
+                    "timeout must be longer than zero",
+                );
+                None
+            }
+            Err(e) => {
+                self.diags.push(
+                    Some(value.pos),
+                    key_path,
+                    format!("invalid timeout `{text}`: {e} (examples: `90s`, `5m`, `1h 30m`)"),
+                );
+                None
+            }
+        }
     }
 
     /// Checks the names and converts the options of a tool from `tools:` or `apps:`.

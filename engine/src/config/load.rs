@@ -102,31 +102,7 @@ struct Source {
 /// [`ConfigError::Invalid`].
 pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let (files, dir) = collect_files(path)?;
-    let mut sources = Vec::with_capacity(files.len());
-    let mut size = 0;
-    let mut expressions = 0;
-    for (index, file) in files.iter().enumerate() {
-        let text = read_limited(file, MAX_CONFIG_BYTES - size)?;
-        size += text.len();
-        let text = match text.strip_prefix('\u{feff}') {
-            Some(rest) => rest.to_owned(),
-            None => text,
-        };
-        let allowed = MAX_EXPANSIONS - expressions;
-        let exprs = template::scan(&text, allowed);
-        if let Some(past) = exprs.get(allowed) {
-            return Err(too_many_expressions(&files, index, past));
-        }
-        expressions += exprs.len();
-        let sections = template::sections(&text);
-        sources.push(Source {
-            late: vec![None; exprs.len()],
-            text,
-            exprs,
-            sections,
-            broken_vars: Vec::new(),
-        });
-    }
+    let mut sources = read_sources(&files)?;
 
     let _suggestions = WorkLimit::new(MAX_SUGGESTION_WORK);
     let mut loader = Loader {
@@ -150,32 +126,7 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
     }
     loader.check_vars();
 
-    let mut raw = Raw::default();
-    for (index, source) in sources.iter().enumerate() {
-        let file = file_index(index);
-        let (text, map) = loader.render_main(file, source);
-        match yaml::parse(&text, file, &map, &mut loader.budget.nodes) {
-            Ok(parsed) => {
-                for (pos, message) in parsed.problems {
-                    loader.diags.push(Some(pos), String::new(), message);
-                }
-                // Documents (`---`) merge as files do.
-                let has_vars_section = source.sections.iter().any(|s| s.key == "vars");
-                for root in &parsed.docs {
-                    loader.decode_root(root, has_vars_section, &mut raw);
-                }
-            }
-            Err((pos, message)) => {
-                let repeated = source
-                    .broken_vars
-                    .iter()
-                    .any(|&(from, to)| (from..to).contains(&pos.line));
-                if !repeated {
-                    loader.diags.push(Some(pos), String::new(), message);
-                }
-            }
-        }
-    }
+    let mut raw = loader.decode_sources(&sources);
 
     let mut tools = std::mem::take(&mut raw.tools);
     let app_tools = loader.expand_apps(&raw);
@@ -217,6 +168,72 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         strict: raw.strict.unwrap_or(false),
         tools: tools.into_iter().map(|t| t.tool).collect(),
     })
+}
+
+impl Loader<'_> {
+    /// Renders and parses each file with the variables, and decodes its documents into `Raw`
+    /// (documents merge as files do).
+    fn decode_sources(&mut self, sources: &[Source]) -> Raw {
+        let mut raw = Raw::default();
+        for (index, source) in sources.iter().enumerate() {
+            let file = file_index(index);
+            let (text, map) = self.render_main(file, source);
+            match yaml::parse(&text, file, &map, &mut self.budget.nodes) {
+                Ok(parsed) => {
+                    for (pos, message) in parsed.problems {
+                        self.diags.push(Some(pos), String::new(), message);
+                    }
+                    // Documents (`---`) merge as files do.
+                    let has_vars_section = source.sections.iter().any(|s| s.key == "vars");
+                    for root in &parsed.docs {
+                        self.decode_root(root, has_vars_section, &mut raw);
+                    }
+                }
+                Err((pos, message)) => {
+                    let repeated = source
+                        .broken_vars
+                        .iter()
+                        .any(|&(from, to)| (from..to).contains(&pos.line));
+                    if !repeated {
+                        self.diags.push(Some(pos), String::new(), message);
+                    }
+                }
+            }
+        }
+        raw
+    }
+}
+
+/// Reads every config file (within [`MAX_CONFIG_BYTES`] together) and finds its `[[ ]]`
+/// expressions (at most [`MAX_EXPANSIONS`] in all) and top-level sections.
+fn read_sources(files: &[PathBuf]) -> Result<Vec<Source>, ConfigError> {
+    let mut sources = Vec::with_capacity(files.len());
+    let mut size = 0;
+    let mut expressions = 0;
+    for (index, file) in files.iter().enumerate() {
+        let text = read_limited(file, MAX_CONFIG_BYTES - size)?;
+        size += text.len();
+        let text = match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_owned(),
+            None => text,
+        };
+        let allowed = MAX_EXPANSIONS - expressions;
+        let exprs = template::scan(&text, allowed);
+        if let Some(past) = exprs.get(allowed) {
+            return Err(too_many_expressions(files, index, past));
+        }
+        expressions += exprs.len();
+        let sections = template::sections(&text);
+        sources.push(Source {
+            late: vec![None; exprs.len()],
+            text,
+            exprs,
+            sections,
+            broken_vars: Vec::new(),
+        });
+    }
+
+    Ok(sources)
 }
 
 /// Reads a config file, refusing one of more than `limit` bytes (what is left of
